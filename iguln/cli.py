@@ -1,0 +1,75 @@
+"""iguln's console script: the first word picks the command, the rest goes to that command's Hydra app."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+from iguln import __version__
+from iguln.commands.app import CONF_DIR, USER_ERROR_STATUS
+
+COMMANDS = {
+    "pretrain": ("iguln.commands.pretrain", "train the original generator and put it in the store"),
+    "train": ("iguln.commands.train", "unlearn the forget classes, then score original and unlearned"),
+    "eval": ("iguln.commands.evaluate", "score a generator (checkpoint=PATH, or the store's original)"),
+    "report": ("iguln.commands.report", "print the result tables of run or multirun dirs (PATH...)"),
+}
+USAGE = f"""usage: iguln <command> [group=option ...] [key=value ...] [-m] [--help]
+
+iguln {__version__}: machine unlearning for image-to-image generative models.
+
+commands:
+{chr(10).join(f"  {name:<9} {text}" for name, (_, text) in COMMANDS.items())}
+
+examples:
+  iguln pretrain model=mae data=fashion_mnist
+  iguln train model=mae data=fashion_mnist loss.alpha=0.25
+  iguln train -m loss.alpha=0.05,0.1,0.25,0.5,1.0
+  iguln eval checkpoint=outputs/train/<date>/<time>/unlearned
+  iguln report outputs/train
+
+`iguln <command> --help` lists the config groups and the composed config.
+"""
+
+
+def options(group: str) -> list[str]:
+    """The options of a config group: the yaml files under conf/<group>/ (sub-folders as a/b)."""
+    root = Path(CONF_DIR) / group
+    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
+
+
+def check_group_choices(args: list[str]) -> str | None:
+    """The error for the first `group=option` whose option does not exist, or None (sweep syntax is left to Hydra)."""
+    for arg in args:
+        group, sep, value = arg.lstrip("+").partition("=")
+        if not sep or "." in group or not (Path(CONF_DIR) / group).is_dir() or any(c in value for c in "()[]*"):
+            continue
+        allowed = options(group)
+        for choice in value.split(","):
+            if choice not in allowed and choice != "null":
+                return f"{group}={choice!r} is not valid. Allowed: {', '.join(allowed)}."
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return
+    if args[0] in ("-V", "--version"):
+        print(f"iguln {__version__}")
+        return
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        print(f"iguln: error: unknown command {command!r}. Allowed: {', '.join(COMMANDS)}.\n\n{USAGE}", file=sys.stderr)
+        sys.exit(USER_ERROR_STATUS)
+    if command == "report":
+        paths = [a for a in rest if "=" not in a and not a.startswith("-")]
+        rest = [a for a in rest if a not in paths] + ([f"inputs=[{','.join(paths)}]"] if paths else [])
+    error = check_group_choices(rest)
+    if error:
+        print(f"iguln {command}: error: {error}", file=sys.stderr)
+        sys.exit(USER_ERROR_STATUS)
+    sys.argv = [f"iguln {command}", *rest]
+    importlib.import_module(COMMANDS[command][0]).main()

@@ -1,0 +1,169 @@
+"""What every command does first: check the whole config, load the data, make the split, find the original."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from iguln.data.masks import task_mask
+from iguln.data.source import ImageSource
+from iguln.data.sources import check_data_config, load_source
+from iguln.data.split import Split, make_split
+from iguln.errors import ConfigError, MissingArtefactError
+from iguln.loggers import check_logger
+from iguln.metrics.backbones import Backbone, check_backbone_name, clip_backbone, domain_backbone, inception_backbone
+from iguln.metrics.judge import load_or_train_judge
+from iguln.models.registry import family_of, resolve_model_config
+from iguln.seeding import seed_everything
+from iguln.store import entry_dir
+from iguln.unlearn.losses import build_loss
+from iguln.unlearn.recipe import read_recipe
+
+log = logging.getLogger("iguln")
+PRECISIONS = ("bf16", "fp32")
+
+
+@dataclass
+class Job:
+    cfg: DictConfig
+    command: str
+    run_dir: Path
+    device: torch.device
+    source: ImageSource
+    split: Split
+    mask: torch.Tensor  # [1, 1, H, W], 1 = fill
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def precision(self) -> str:
+        return self.cfg.trainer.precision
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ConfigError("trainer.device", name, "auto, cpu, cuda, cuda:N") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("trainer.device", name, "auto, cpu", "No CUDA device is visible to torch here.")
+    return device
+
+
+def _positive(cfg: DictConfig, key: str, where: str) -> None:
+    value = cfg[key]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{where}.{key}", value, "a positive integer")
+
+
+def check_config(cfg: DictConfig, command: str) -> None:
+    """Every check that needs no data: names, numbers, recipes. Raises ConfigError on the first bad value."""
+    check_data_config(cfg.data)
+    if cfg.data.channels not in (1, 3):
+        raise ConfigError("data.channels", cfg.data.channels, (1, 3))
+    resolve_model_config(cfg.model, cfg.data.channels)
+    for option in family_of(cfg.model.name).options:
+        if option not in cfg.model:
+            raise ConfigError(f"model.{option}", None, "a value (the family needs it)")
+    task_mask(cfg.task, cfg.model.arch.image_size)
+    read_recipe(cfg.model.pretrain, "model.pretrain")
+    read_recipe(cfg.trainer, "trainer")
+    read_recipe(cfg.eval.judge, "eval.judge")
+    _positive(cfg.eval, "batch_size", "eval")
+    _positive(cfg.eval, "is_splits", "eval")
+    _positive(cfg.trainer, "log_every", "trainer")
+    if command == "train":
+        build_loss(cfg.loss)
+    check_backbone_name(cfg.eval)
+    check_logger(cfg.logger)
+    if cfg.trainer.precision not in PRECISIONS:
+        raise ConfigError("trainer.precision", cfg.trainer.precision, PRECISIONS)
+    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
+        raise ConfigError("seed", cfg.seed, "an integer >= 0")
+    resolve_device(cfg.trainer.device)
+
+
+def prepare(cfg: DictConfig, command: str, image_size: int | None = None) -> Job:
+    """Check the config, then load the data set and make the split (which checks classes and counts)."""
+    check_config(cfg, command)
+    device = resolve_device(cfg.trainer.device)
+    seed_everything(cfg.seed)
+    size = image_size or cfg.model.arch.image_size
+    start = time.perf_counter()
+    source = load_source(cfg.data, size, cfg.paths.downloads)
+    split = make_split(cfg.split, source.classes, source.targets("train"), source.targets("test"))
+    timings = {"load_data": round(time.perf_counter() - start, 3)}
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    return Job(cfg, command, run_dir, device, source, split, task_mask(cfg.task, size), timings)
+
+
+def data_identity(job: Job) -> dict:
+    cfg = job.cfg.data
+    identity = {"name": cfg.name, "classes": job.source.classes, "channels": job.source.channels}
+    if cfg.name == "imagefolder":
+        identity["root"] = str(cfg.root)
+    return {**identity, "image_size": job.source.image_size}
+
+
+def original_key(job: Job) -> dict:
+    """What the original generator depends on: architecture, data, the forget + retain classes, recipe, seed."""
+    cfg = job.cfg
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    options = {k: model[k] for k in family_of(cfg.model.name).options}
+    return {
+        "family": cfg.model.name,
+        "arch": model["arch"],
+        "options": options,
+        "data": data_identity(job),
+        "classes": sorted(job.split.classes["forget"] + job.split.classes["retain"]),
+        "recipe": read_recipe(cfg.model.pretrain, "model.pretrain").record(),
+        "seed": cfg.seed,
+    }
+
+
+def original_dir(job: Job) -> Path:
+    return entry_dir(job.cfg.paths.store, "original", job.cfg.model.name, original_key(job))
+
+
+def pretrain_command() -> str:
+    """The `iguln pretrain ...` command that makes the original generator for this job's overrides."""
+    overrides = HydraConfig.get().overrides.task
+    return " ".join(["iguln pretrain", *(shlex.quote(o) for o in overrides)])
+
+
+def require_original(job: Job) -> Path:
+    path = original_dir(job)
+    if not (path / "manifest.json").is_file():
+        raise MissingArtefactError(
+            f"the store has no original generator for this config (looked in {path}). Make it first with:\n"
+            f"    {pretrain_command()}\n"
+            "or add pretrain_if_missing=true to train it now."
+        )
+    return path
+
+
+def load_backbone(job: Job) -> Backbone:
+    """The metric backbone named by eval.backbone; the domain judge is trained and stored on first use."""
+    cfg = job.cfg.eval
+    start = time.perf_counter()
+    if cfg.backbone == "inception":
+        backbone = inception_backbone(cfg.weights, job.device)
+    elif cfg.backbone == "clip":
+        backbone = clip_backbone(cfg.weights or cfg.clip_model, job.device)
+    else:
+        recipe = read_recipe(cfg.judge, "eval.judge")
+        judge, manifest, path = load_or_train_judge(
+            job.source, cfg.judge.width, recipe, job.cfg.paths.store, job.device, job.cfg.seed, job.precision
+        )
+        log.info("domain judge %s: test accuracy %.4f", path, manifest["test_accuracy"])
+        backbone = domain_backbone(judge, manifest)
+    job.timings["backbone"] = round(time.perf_counter() - start, 3)
+    return backbone

@@ -1,0 +1,58 @@
+"""iguln eval: score one generator (a model folder, or the store's original) on the forget and retain sets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from iguln.commands.app import hydra_app
+from iguln.commands.common import load_backbone, prepare, require_original
+from iguln.commands.train import score_both
+from iguln.errors import ConfigError
+from iguln.models.checkpoint import CONFIG, load_generator
+from iguln.record import new_record, write_record
+from iguln.report.table import markdown_table
+
+log = logging.getLogger("iguln")
+
+
+def run(cfg: DictConfig) -> None:
+    started = time.perf_counter()
+    image_size = None
+    if cfg.checkpoint is not None:
+        spec_file = Path(cfg.checkpoint) / CONFIG
+        if not spec_file.is_file():
+            raise ConfigError(
+                "checkpoint",
+                cfg.checkpoint,
+                "a generator folder (config.json, weights.safetensors, manifest.json), e.g. <train run dir>/unlearned",
+            )
+        arch = json.loads(spec_file.read_text())["arch"]
+        if arch["num_channels"] != cfg.data.channels:
+            raise ConfigError(
+                "data",
+                cfg.data.name,
+                f"a data set with {arch['num_channels']} channel(s), as the checkpoint was trained on",
+            )
+        image_size = arch["image_size"]
+    job = prepare(cfg, "eval", image_size)
+    path = Path(cfg.checkpoint) if cfg.checkpoint is not None else require_original(job)
+    generator, manifest = load_generator(path, str(job.device))
+    role = manifest.get("role", "model")
+    record = new_record(
+        "eval", OmegaConf.to_container(cfg, resolve=True), cfg.seed, job.split.record(job.source.classes)
+    )
+    record["models"][role] = {"path": str(path), "sha256": manifest["sha256"]}
+    backbone = load_backbone(job)
+    record["metrics"] = score_both(job, backbone, {role: generator})
+    job.timings["total"] = round(time.perf_counter() - started, 3)
+    record.update(status="complete", timings_s=job.timings)
+    out = write_record(job.run_dir, record)
+    log.info("results:\n%s\nrecord: %s", markdown_table(record), out)
+
+
+main = hydra_app("eval", run)

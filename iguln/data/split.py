@@ -1,0 +1,125 @@
+"""Forget / retain class splits and the seeded choice of images per class."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from omegaconf import DictConfig, ListConfig
+
+from iguln.errors import ConfigError
+from iguln.seeding import make_generator
+
+SPLITS = ("classes", "random")
+SETS = ("forget", "retain")
+
+
+@dataclass
+class Split:
+    """Which classes are forgotten or retained, and which images of them each phase uses.
+
+    `unlearn[s]` indexes the train part, `evaluate[s]` the test part, for s in ("forget", "retain").
+    """
+
+    classes: dict[str, list[int]]
+    unlearn: dict[str, list[int]]
+    evaluate: dict[str, list[int]]
+
+    def record(self, names: Sequence[str]) -> dict:
+        """The split as written into results.json: class names, class indices and image indices."""
+        return {
+            s: {
+                "classes": [names[c] for c in self.classes[s]],
+                "class_indices": self.classes[s],
+                "unlearn_indices": self.unlearn[s],
+                "eval_indices": self.evaluate[s],
+            }
+            for s in SETS
+        }
+
+
+def _normalise(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def resolve_classes(values: object, names: Sequence[str], key: str) -> list[int]:
+    """Class names or indices -> indices into `names`; names match ignoring case and punctuation."""
+    if values is None or not isinstance(values, (list, tuple, ListConfig)):
+        raise ConfigError(key, values, "a list of class names or indices", f"The classes are: {', '.join(names)}.")
+    lookup = {_normalise(n): i for i, n in enumerate(names)}
+    indices = []
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value < len(names):
+                raise ConfigError(key, value, f"class indices 0..{len(names) - 1}")
+            index = value
+        elif isinstance(value, str) and _normalise(value) in lookup:
+            index = lookup[_normalise(value)]
+        else:
+            raise ConfigError(key, value, names)
+        if index in indices:
+            raise ConfigError(key, value, "each class once", "This class is listed twice.")
+        indices.append(index)
+    if not indices:
+        raise ConfigError(key, [], "at least one class", f"The classes are: {', '.join(names)}.")
+    return indices
+
+
+def choose_classes(cfg: DictConfig, names: Sequence[str]) -> dict[str, list[int]]:
+    """The forget and retain class indices that split=classes or split=random asks for."""
+    if cfg.name == "classes":
+        forget = resolve_classes(cfg.forget, names, "split.forget")
+        retain = resolve_classes(cfg.retain, names, "split.retain")
+        overlap = [names[c] for c in forget if c in retain]
+        if overlap:
+            raise ConfigError("split.retain", overlap, "classes that are not in split.forget")
+        return {"forget": forget, "retain": retain}
+    if cfg.name == "random":
+        k = cfg.k
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= 2 * k <= len(names):
+            raise ConfigError("split.k", k, f"an integer from 1 to {len(names) // 2} ({len(names)} classes)")
+        order = torch.randperm(len(names), generator=make_generator(cfg.seed)).tolist()
+        return {"forget": sorted(order[:k]), "retain": sorted(order[k : 2 * k])}
+    raise ConfigError("split.name", cfg.name, SPLITS, "Pick one with split=NAME.")
+
+
+def _check_count(value: object, key: str) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ConfigError(key, value, "a positive integer, or null for every image")
+
+
+def select_images(
+    targets: torch.Tensor, classes: list[int], per_class: int | None, seed: int, key: str, names: Sequence[str]
+) -> list[int]:
+    """`per_class` images of each class (all if None), chosen by a generator seeded with `seed`."""
+    chosen = []
+    for c in classes:
+        pool = torch.nonzero(targets == c).flatten()
+        if per_class is not None and per_class > len(pool):
+            raise ConfigError(
+                key, per_class, f"at most {len(pool)}", f"Class {names[c]!r} has only {len(pool)} images here."
+            )
+        order = torch.randperm(len(pool), generator=make_generator(seed + c))
+        chosen += pool[order[:per_class]].sort().values.tolist()
+    return chosen
+
+
+def make_split(cfg: DictConfig, names: Sequence[str], train: torch.Tensor, test: torch.Tensor) -> Split:
+    """Build the split from the `split` config and the labels of the train ([N]) and test ([M]) parts."""
+    _check_count(cfg.unlearn_per_class, "split.unlearn_per_class")
+    _check_count(cfg.eval_per_class, "split.eval_per_class")
+    classes = choose_classes(cfg, names)
+    unlearn = {
+        s: select_images(train, classes[s], cfg.unlearn_per_class, cfg.seed, "split.unlearn_per_class", names)
+        for s in SETS
+    }
+    evaluate = {
+        s: select_images(test, classes[s], cfg.eval_per_class, cfg.seed, "split.eval_per_class", names) for s in SETS
+    }
+    return Split(classes, unlearn, evaluate)
+
+
+def pretrain_indices(targets: torch.Tensor, classes: Sequence[int]) -> list[int]:
+    """Every train image of the given classes (the original generator's training set)."""
+    return torch.nonzero(torch.isin(targets, torch.as_tensor(list(classes)))).flatten().tolist()

@@ -1,0 +1,113 @@
+"""Feature backbones for the metrics. Each names itself and its weights in every result it produces.
+
+A backbone maps images [B, C, H, W] in [-1, 1] to some of: "pool" (FID features), "logits" (IS),
+"embed" (the CLIP-style similarity). A metric whose features a backbone lacks is reported as missing.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+
+from iguln.errors import ConfigError, MissingArtefactError
+from iguln.io import sha256_file
+
+BACKBONES = ("domain", "inception", "clip")
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass
+class Backbone:
+    name: str  # e.g. "domain-judge", "inception-v3", "clip:openai/clip-vit-base-patch32"
+    weights: str  # sha256 of the weights file, or where they came from
+    extract: Callable[[torch.Tensor], dict[str, torch.Tensor]]
+    provides: tuple[str, ...]
+    info: dict = field(default_factory=dict)  # e.g. the judge's test accuracy
+
+    def describe(self) -> dict:
+        return {"backbone": self.name, "backbone_weights": self.weights, **self.info}
+
+
+def check_backbone_name(cfg: DictConfig) -> None:
+    if cfg.backbone not in BACKBONES:
+        raise ConfigError("eval.backbone", cfg.backbone, BACKBONES)
+
+
+def _rgb(x: torch.Tensor) -> torch.Tensor:
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+def domain_backbone(judge, manifest: dict) -> Backbone:
+    accuracy = round(manifest["test_accuracy"], 4)
+    info = {"judge_test_accuracy": accuracy, "judge_key": manifest["key"]}
+    return Backbone("domain-judge", manifest["sha256"], judge.features, ("pool", "logits", "embed"), info)
+
+
+def inception_backbone(weights: str | None, device: torch.device) -> Backbone:
+    """Inception-V3 of torch-fidelity (the FID network): a local weights file, or its download.
+
+    A user's file is read with weights_only=True and handed to torch-fidelity as a copy made here, so nothing
+    from outside is unpickled.
+    """
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    features = ["2048", "logits_unbiased"]
+    try:
+        if weights is None:
+            net = FeatureExtractorInceptionV3("inception-v3-compat", features)
+            source = "torch-fidelity download (pt_inception-2015-12-05)"
+        else:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            with tempfile.TemporaryDirectory() as tmp:
+                copy = Path(tmp) / "inception.pt"
+                torch.save(state, copy)
+                net = FeatureExtractorInceptionV3(
+                    "inception-v3-compat", features, feature_extractor_weights_path=str(copy)
+                )
+            source = sha256_file(weights)
+    except Exception as err:  # noqa: BLE001 - any load failure becomes one message
+        raise MissingArtefactError(
+            f"eval.backbone=inception: Inception-V3 weights could not be loaded ({type(err).__name__}: {err}). "
+            "Give a local copy with eval.weights=/path/to/pt_inception-2015-12-05.pth, or use eval.backbone=domain."
+        ) from err
+    net = net.to(device).eval()
+
+    def extract(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        pixels = ((_rgb(x) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+        pool, logits = net(pixels)
+        return {"pool": pool, "logits": logits, "embed": pool}
+
+    return Backbone("inception-v3", source, extract, ("pool", "logits", "embed"))
+
+
+def clip_backbone(name_or_path: str, device: torch.device) -> Backbone:
+    """A CLIP vision tower with projection (transformers), from a local dir or the hub: "pool" and "embed"."""
+    from transformers import CLIPVisionModelWithProjection
+
+    try:
+        net = CLIPVisionModelWithProjection.from_pretrained(name_or_path).to(device).eval()
+    except Exception as err:  # noqa: BLE001 - any load failure becomes one message
+        offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
+        raise MissingArtefactError(
+            f"eval.backbone=clip: CLIP weights {name_or_path!r} could not be loaded{offline} "
+            f"({type(err).__name__}: {err}). Give a local dir saved by transformers with eval.weights=PATH, "
+            "or use eval.backbone=domain."
+        ) from err
+    size = net.config.image_size
+    mean = torch.tensor(CLIP_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(CLIP_STD, device=device).view(1, 3, 1, 1)
+
+    def extract(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        pixels = F.interpolate((_rgb(x) + 1) / 2, size=(size, size), mode="bicubic", align_corners=False)
+        embedding = net(pixel_values=((pixels.clamp(0, 1) - mean) / std)).image_embeds
+        return {"pool": embedding, "embed": embedding}
+
+    return Backbone(f"clip:{name_or_path}", str(name_or_path), extract, ("pool", "embed"))

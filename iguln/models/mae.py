@@ -1,0 +1,143 @@
+"""MAE (He et al. 2022) through transformers' ViTMAEForPreTraining, masked by the task instead of at random.
+
+Encoder for unlearning: `net.vit` (patch embedding + ViT blocks + norm); the decoder stays frozen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import ViTMAEConfig, ViTMAEForPreTraining
+
+from iguln.models.generator import Generator
+
+
+def _arch(image_size, patch, hidden, layers, heads, dec_hidden, dec_layers, dec_heads) -> dict:
+    return {
+        "image_size": image_size,
+        "patch_size": patch,
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "intermediate_size": 4 * hidden,
+        "decoder_hidden_size": dec_hidden,
+        "decoder_num_hidden_layers": dec_layers,
+        "decoder_num_attention_heads": dec_heads,
+        "decoder_intermediate_size": 4 * dec_hidden,
+    }
+
+
+def mae_micro() -> dict:
+    """A few thousand parameters: tests only."""
+    return _arch(32, 4, 32, 1, 2, 32, 1, 2)
+
+
+def mae_tiny() -> dict:
+    """32 px, 4 px patches (8x8 grid): trains on a 2-core CPU in minutes."""
+    return _arch(32, 4, 128, 4, 4, 96, 2, 4)
+
+
+def mae_base() -> dict:
+    """224 px ViT-B/16 encoder with the 512-wide, 8-block decoder of facebook/vit-mae-base."""
+    return _arch(224, 16, 768, 12, 12, 512, 8, 16)
+
+
+def mae_large() -> dict:
+    """224 px ViT-L/16 encoder with the 512-wide, 8-block decoder of facebook/vit-mae-large."""
+    return _arch(224, 16, 1024, 24, 16, 512, 8, 16)
+
+
+class MAE(Generator):
+    family = "mae"
+    options = ("mask_ratio", "block_masks")
+    presets = {"micro": mae_micro(), "tiny": mae_tiny(), "base": mae_base(), "large": mae_large()}
+
+    def __init__(self, arch: dict, mask_ratio: float = 0.75, block_masks: float = 0.5):
+        super().__init__(arch, mask_ratio=mask_ratio, block_masks=block_masks)
+        config = ViTMAEConfig(**arch, mask_ratio=mask_ratio, norm_pix_loss=False)
+        self.net = ViTMAEForPreTraining(config)
+        self.patch = arch["patch_size"]
+        self.grid = arch["image_size"] // self.patch
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.net.vit
+
+    # -- masks ------------------------------------------------------------------------------------------------
+
+    def patch_mask(self, mask: torch.Tensor, batch: int) -> torch.Tensor:
+        """Pixel mask [B or 1, 1, H, W] -> patch mask [batch, L] bool; a patch is masked if any pixel is."""
+        patches = F.max_pool2d(mask.float(), self.patch).flatten(1) > 0
+        return patches.expand(batch, -1)
+
+    @contextlib.contextmanager
+    def _masked(self, patches: torch.Tensor) -> Iterator[torch.Tensor]:
+        """Make ViTMAE's 'random' masking remove exactly `patches` [B, L] (True = remove); yields its noise.
+
+        ViTMAE keeps the int(L * (1 - mask_ratio)) patches with the lowest noise, so masked patches get noise
+        above every kept one, and the ratio is set so that the count comes out exact.
+        """
+        counts = patches.sum(1)
+        if not bool((counts == counts[0]).all()):
+            raise ValueError("every image of a batch must have the same number of masked patches")
+        length = patches.shape[1]
+        order = torch.arange(length, device=patches.device) / length
+        noise = patches.float() * 2 + order
+        config, saved = self.net.config, self.net.config.mask_ratio
+        config.mask_ratio = (int(counts[0]) - 0.5) / length
+        try:
+            yield noise
+        finally:
+            config.mask_ratio = saved
+
+    def _training_patches(self, batch: int, device, generator: torch.Generator | None) -> torch.Tensor:
+        """Pretraining masks [batch, L]: a random rectangle of patches, or MAE's random patches at mask_ratio."""
+        g, L = self.grid, self.grid**2
+        pick = torch.rand(1, generator=generator).item()
+        if pick < self.option_values["block_masks"]:
+            low, high = max(1, g // 4), max(1, 3 * g // 4)
+            h, w = torch.randint(low, high + 1, (2,), generator=generator).tolist()
+            top = torch.randint(0, g - h + 1, (batch,), generator=generator)
+            left = torch.randint(0, g - w + 1, (batch,), generator=generator)
+            rows, cols = torch.arange(g).view(1, g, 1), torch.arange(g).view(1, 1, g)
+            in_rows = (rows >= top.view(-1, 1, 1)) & (rows < (top + h).view(-1, 1, 1))
+            inside = in_rows & (cols >= left.view(-1, 1, 1)) & (cols < (left + w).view(-1, 1, 1))
+            return inside.flatten(1).to(device)
+        n_masked = L - int(L * (1 - self.option_values["mask_ratio"]))
+        scores = torch.rand(batch, L, generator=generator)
+        ranks = scores.argsort(1).argsort(1)
+        return (ranks >= L - n_masked).to(device)
+
+    # -- the interface ----------------------------------------------------------------------------------------
+
+    def encode(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """ViT features of the visible patches: [B, 1 + L_visible, hidden] (class token first)."""
+        with self._masked(self.patch_mask(mask, x.shape[0])) as noise:
+            return self.net.vit(pixel_values=x, noise=noise).last_hidden_state
+
+    def _predict(self, x: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
+        """Pixel predictions for every patch: [B, C, H, W] (only masked patches were trained to be right)."""
+        with self._masked(patches) as noise:
+            out = self.net.vit(pixel_values=x, noise=noise)
+            logits = self.net.decoder(out.last_hidden_state, out.ids_restore).logits
+        return self.net.unpatchify(logits)
+
+    def generate(self, x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """x [B, C, H, W] in [-1, 1] with the masked pixels filled by the decoder; unmasked pixels unchanged."""
+        predicted = self._predict(x, self.patch_mask(mask, x.shape[0])).clamp(-1, 1).to(x.dtype)
+        return torch.where(mask.bool().expand_as(x), predicted, x)
+
+    def native_loss(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """MAE's loss: mean squared error on the masked patches' pixels (not normalised per patch)."""
+        if mask is None:
+            patches = self._training_patches(x.shape[0], x.device, generator)
+        else:
+            patches = self.patch_mask(mask, x.shape[0])
+        with self._masked(patches) as noise:
+            return self.net(pixel_values=x, noise=noise).loss

@@ -1,0 +1,32 @@
+"""The result record: <run dir>/results.json, written atomically, every number with its unit and provenance."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from iguln.io import atomic_write_json
+from iguln.versions import package_versions
+
+RECORD = "results.json"
+
+
+def new_record(command: str, config: dict, seed: int, split: dict) -> dict:
+    return {
+        "command": command,
+        "status": "running",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seeds": {"seed": seed, "split_seed": config["split"].get("seed", seed)},
+        "split": split,
+        "models": {},
+        "metrics": {},
+        "timings_s": {},
+        "versions": package_versions(),
+        "config": config,
+    }
+
+
+def write_record(run_dir: str | Path, record: dict) -> Path:
+    path = Path(run_dir) / RECORD
+    atomic_write_json(path, record)
+    return path

@@ -1,0 +1,1 @@
+"""Reports: result records -> tables."""

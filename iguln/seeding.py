@@ -1,0 +1,19 @@
+"""Seeds: one integer in the config drives every random choice, and is recorded."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """A torch.Generator seeded with `seed` (each consumer gets its own, so adding one never shifts another)."""
+    return torch.Generator(device=device).manual_seed(seed)

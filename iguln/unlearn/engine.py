@@ -1,0 +1,79 @@
+"""The step-based training engine shared by pretraining, the domain judge and unlearning."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+
+import torch
+from tqdm.auto import tqdm
+
+from iguln.unlearn.recipe import Recipe
+
+StepFn = Callable[[], tuple[torch.Tensor, dict[str, float]]]
+
+
+def warmup_cosine(step: int, warmup: int, total: int) -> float:
+    """Learning-rate factor: linear warm-up over `warmup` steps, then a half-cycle cosine to 0 at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast on CUDA when asked for; a no-op on CPU (CPU runs float32 so results are reproducible)."""
+    enabled = device.type == "cuda" and precision == "bf16"
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def fit(
+    params: Iterable[torch.nn.Parameter],
+    step_fn: StepFn,
+    recipe: Recipe,
+    device: torch.device,
+    precision: str = "bf16",
+    desc: str = "train",
+    log: Callable[[int, dict[str, float]], None] | None = None,
+    log_every: int = 10,
+) -> dict:
+    """Run `recipe.steps` optimizer steps of `step_fn` (which draws its own batch and returns (loss, terms)).
+
+    AdamW with the recipe's betas and weight decay, warm-up + cosine schedule, gradient clipping.
+    Returns the history: per-step terms, wall time and steps per second.
+    """
+    params = list(params)
+    if not params:
+        raise ValueError("nothing to train: the parameter list is empty")
+    optimizer = torch.optim.AdamW(params, lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: warmup_cosine(s, recipe.warmup_steps, recipe.steps)
+    )
+    history: dict[str, list[float]] = {}
+    start = time.perf_counter()
+    bar = tqdm(range(recipe.steps), desc=desc, dynamic_ncols=True, mininterval=1.0)
+    for step in bar:
+        with autocast(device, precision):
+            loss, terms = step_fn()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if recipe.grad_clip is not None:
+            terms["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, recipe.grad_clip))
+        optimizer.step()
+        schedule.step()
+        terms = {"loss": float(loss.detach()), **terms, "lr": schedule.get_last_lr()[0]}
+        for key, value in terms.items():
+            history.setdefault(key, []).append(value)
+        bar.set_postfix({k: f"{v:.4g}" for k, v in terms.items() if k not in ("lr", "grad_norm")}, refresh=False)
+        if log is not None and (step % log_every == 0 or step == recipe.steps - 1):
+            log(step, terms)
+    wall = time.perf_counter() - start
+    tail = max(1, recipe.steps // 10)
+    return {
+        "steps": recipe.steps,
+        "wall_s": round(wall, 3),
+        "steps_per_s": round(recipe.steps / wall, 3) if wall > 0 else None,
+        "final": {k: sum(v[-tail:]) / tail for k, v in history.items()},
+        "history": history,
+    }

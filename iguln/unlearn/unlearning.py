@@ -1,0 +1,62 @@
+"""One unlearning run: the student's trainable parameters, its batches and the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch.utils.data import Dataset
+
+from iguln.data.batches import endless_batches
+from iguln.models.generator import Generator
+from iguln.seeding import make_generator
+from iguln.unlearn.engine import fit
+from iguln.unlearn.recipe import Recipe
+
+
+def freeze_all_but(generator: Generator, scope: str) -> list[torch.nn.Parameter]:
+    """Make only the `scope` ("encoder" or "all") trainable; returns those parameters."""
+    trainable = (
+        generator.encoder_parameters() if scope == "encoder" else [p for p in generator.parameters() if p.requires_grad]
+    )
+    keep = {id(p) for p in trainable}
+    for p in generator.parameters():
+        p.requires_grad_(id(p) in keep)
+    return trainable
+
+
+def unlearn(
+    student: Generator,
+    teacher: Generator,
+    loss,
+    forget: Dataset,
+    retain: Dataset,
+    mask: torch.Tensor,
+    recipe: Recipe,
+    device: torch.device,
+    seed: int,
+    precision: str = "bf16",
+    num_workers: int = 0,
+    log: Callable[[int, dict[str, float]], None] | None = None,
+    log_every: int = 10,
+) -> dict:
+    """Train `student` with `loss` on batches of forget and retain images (recipe.batch_size of each per step)."""
+    teacher.eval().requires_grad_(False)
+    student.train()
+    params = freeze_all_but(student, loss.scope)
+    pin = device.type == "cuda"
+    forget_batches = endless_batches(forget, recipe.batch_size, seed + 1, num_workers, pin)
+    retain_batches = endless_batches(retain, recipe.batch_size, seed + 2, num_workers, pin)
+    noise_generator = make_generator(seed + 3)
+    mask = mask.to(device)
+
+    def step():
+        x_f = next(forget_batches).to(device, non_blocking=True)
+        x_r = next(retain_batches).to(device, non_blocking=True)
+        return loss(student, teacher, x_f, x_r, mask, noise_generator)
+
+    history = fit(params, step, recipe, device, precision, desc="unlearn", log=log, log_every=log_every)
+    student.eval()
+    history["trainable_parameters"] = sum(p.numel() for p in params)
+    history["total_parameters"] = sum(p.numel() for p in student.parameters())
+    return history

@@ -1,0 +1,43 @@
+"""Every config group option and every experiment composes and passes the config checks."""
+
+import pytest
+from omegaconf import OmegaConf
+
+from iguln.cli import options
+from iguln.commands.common import check_config
+from iguln.errors import ConfigError
+from tests.conftest import compose_config
+
+GROUPS = ["model", "data", "split", "task", "loss", "trainer", "eval", "logger", "experiment", "paths"]
+NEEDS_ROOT = {"imagefolder", "imagenet", "places365"}
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_option_composes_and_checks(group):
+    for option in options(group):
+        overrides = [f"{group}={option}"]
+        if group == "data" and option in NEEDS_ROOT:
+            overrides.append("data.root=/data")
+        for command in ("train", "pretrain", "eval"):
+            cfg = compose_config(command, overrides)
+            check_config(cfg, command)
+            assert OmegaConf.to_container(cfg, resolve=True)
+
+
+def test_report_config_composes():
+    assert list(compose_config("report", ["inputs=[a,b]"]).inputs) == ["a", "b"]
+
+
+@pytest.mark.parametrize("preset", ["micro", "tiny", "base", "large"])
+def test_presets_fill_the_architecture(preset):
+    cfg = compose_config("train", [f"model.preset={preset}"])
+    check_config(cfg, "train")
+    assert cfg.model.arch.num_channels == 1 and cfg.model.arch.image_size in (32, 224)
+
+
+def test_arch_overrides_are_kept_and_unknown_keys_refused():
+    cfg = compose_config("train", ["+model.arch.hidden_size=64"])
+    check_config(cfg, "train")
+    assert cfg.model.arch.hidden_size == 64
+    with pytest.raises(ConfigError, match=r"model.arch.depth=3.*Allowed: .*hidden_size"):
+        check_config(compose_config("train", ["+model.arch.depth=3"]), "train")

@@ -1,0 +1,110 @@
+"""pretrain -> train -> eval -> report on experiment=smoke, through the real command line, in one store."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from iguln.cli import main
+
+SETS, METRICS = ("forget", "retain"), ("fid", "is", "clip")
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    return tmp_path_factory.mktemp("outputs")
+
+
+def iguln(outputs: Path, command: str, run: str, *args: str) -> Path:
+    """Run `iguln COMMAND experiment=smoke ...` in process with its own run dir; returns the run dir."""
+    run_dir = outputs / "runs" / run
+    main([command, "experiment=smoke", f"paths.outputs={outputs}", f"hydra.run.dir={run_dir}", *args])
+    return run_dir
+
+
+def record(run_dir: Path) -> dict:
+    return json.loads((run_dir / "results.json").read_text())
+
+
+def metric_values(rec: dict, model: str) -> dict:
+    return {(s, m): rec["metrics"][model][s][m]["value"] for s in SETS for m in METRICS}
+
+
+def test_train_without_original_names_the_pretrain_command(outputs, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        iguln(outputs, "train", "no-original")
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"iguln pretrain experiment=smoke paths.outputs={outputs}" in err
+    assert not (outputs / "store" / "judge").exists()
+
+
+def test_pretrain_puts_the_original_in_the_store(outputs):
+    run_dir = iguln(outputs, "pretrain", "pretrain")
+    entries = list((outputs / "store" / "original").iterdir())
+    assert len(entries) == 1 and entries[0].name.startswith("mae-")
+    manifest = json.loads((entries[0] / "manifest.json").read_text())
+    assert manifest["role"] == "original" and len(manifest["sha256"]) == 64
+    assert manifest["key"]["classes"] == list(range(10)) and manifest["key"]["recipe"]["steps"] == 6
+    assert manifest["versions"]["torch"] and manifest["created"] and manifest["config"]["seed"] == 0
+    rec = record(run_dir)
+    assert rec["status"] == "complete" and rec["models"]["original"]["sha256"] == manifest["sha256"]
+    iguln(outputs, "pretrain", "pretrain-again")
+    assert record(outputs / "runs" / "pretrain-again")["reused"] is True
+    assert len(list((outputs / "store" / "original").iterdir())) == 1
+
+
+def test_train_writes_a_complete_record(outputs):
+    rec = record(iguln(outputs, "train", "train", "logger=csv"))
+    assert rec["status"] == "complete" and rec["command"] == "train"
+    for model in ("original", "unlearned"):
+        for s in SETS:
+            for m in METRICS:
+                entry = rec["metrics"][model][s][m]
+                assert isinstance(entry["value"], float), (model, s, m, entry)
+                assert entry["backbone"] == "domain-judge" and len(entry["backbone_weights"]) == 64
+                assert "judge_test_accuracy" in entry and entry["unit"]
+            assert rec["metrics"][model][s]["fid"]["n_generated"] == {"forget": 24, "retain": 96}[s]
+    assert rec["split"]["forget"]["classes"] == ["trouser", "bag"]
+    assert len(rec["split"]["forget"]["unlearn_indices"]) == 16 and len(rec["split"]["retain"]["eval_indices"]) == 96
+    assert rec["seeds"] == {"seed": 0, "split_seed": 0}
+    assert rec["config"]["model"]["arch"]["hidden_size"] == 32  # the preset, written out
+    assert (
+        rec["unlearning"]["steps"] == 4
+        and rec["unlearning"]["trainable_parameters"] < rec["unlearning"]["total_parameters"]
+    )
+    assert {"load_data", "backbone", "unlearn", "eval_original", "eval_unlearned", "total"} <= set(rec["timings_s"])
+    assert rec["versions"]["transformers"]
+    saved = json.loads((outputs / "runs" / "train" / "unlearned" / "manifest.json").read_text())
+    assert saved["sha256"] == rec["models"]["unlearned"]["sha256"] and saved["role"] == "unlearned"
+    assert (outputs / "runs" / "train" / "metrics.csv").read_text().count("unlearn") >= 4
+    assert (outputs / "runs" / "train" / ".hydra" / "config.yaml").is_file()
+
+
+def test_same_config_and_seed_give_the_same_numbers(outputs):
+    first = record(outputs / "runs" / "train")
+    second = record(iguln(outputs, "train", "train-again", "logger=wandb"))
+    assert metric_values(second, "unlearned") == metric_values(first, "unlearned")
+    assert second["models"]["unlearned"]["sha256"] == first["models"]["unlearned"]["sha256"]
+    other_seed = record(iguln(outputs, "train", "train-seed", "seed=1", "pretrain_if_missing=true"))
+    assert other_seed["split"]["forget"]["eval_indices"] != first["split"]["forget"]["eval_indices"]
+
+
+def test_eval_scores_the_unlearned_and_the_original_as_train_did(outputs):
+    trained = record(outputs / "runs" / "train")
+    unlearned = record(iguln(outputs, "eval", "eval-unlearned", f"checkpoint={outputs / 'runs/train/unlearned'}"))
+    assert metric_values(unlearned, "unlearned") == metric_values(trained, "unlearned")
+    original = record(iguln(outputs, "eval", "eval-original"))
+    assert metric_values(original, "original") == metric_values(trained, "original")
+
+
+def test_eval_of_a_folder_that_is_no_generator(outputs, capsys):
+    with pytest.raises(SystemExit):
+        iguln(outputs, "eval", "eval-bad", f"checkpoint={outputs}")
+    assert "checkpoint=" in capsys.readouterr().err
+
+
+def test_report_prints_the_table_of_each_record(outputs, capsys):
+    main(["report", str(outputs / "runs" / "train"), f"paths.outputs={outputs}"])
+    out = capsys.readouterr().out
+    assert "| unlearned | forget | 24 |" in out and "Backbone: domain-judge" in out
