@@ -79,6 +79,7 @@ def test_train_writes_a_complete_record(outputs):
     assert saved["sha256"] == rec["models"]["unlearned"]["sha256"] and saved["role"] == "unlearned"
     assert (outputs / "runs" / "train" / "metrics.csv").read_text().count("unlearn") >= 4
     assert (outputs / "runs" / "train" / ".hydra" / "config.yaml").is_file()
+    assert (outputs / "runs" / "train" / "samples.png").stat().st_size > 0
 
 
 def test_same_config_and_seed_give_the_same_numbers(outputs):

@@ -18,7 +18,7 @@ def test_schedule_warms_up_then_decays_to_zero():
 def test_fit_minimises_and_records_history():
     w = torch.nn.Parameter(torch.tensor([3.0, -2.0]))
     recipe = Recipe(steps=200, batch_size=1, lr=0.1, betas=(0.9, 0.95), weight_decay=0.0, warmup_steps=5, grad_clip=1.0)
-    history = fit([w], lambda: ((w**2).sum(), {"w0": float(w[0])}), recipe, torch.device("cpu"))
+    history = fit([w], lambda: ((w**2).sum(), {"w0": float(w[0].detach())}), recipe, torch.device("cpu"))
     assert w.abs().max() < 0.1
     assert len(history["history"]["loss"]) == 200 and "w0" in history["final"]
     assert history["steps"] == 200 and history["wall_s"] >= 0

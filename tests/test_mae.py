@@ -89,5 +89,14 @@ def test_changed_weights_fail_to_load(mae, tmp_path):
 
 
 def test_a_folder_without_weights_is_not_a_generator(tmp_path):
-    with pytest.raises(MissingArtefactError, match="weights.safetensors is missing"):
+    with pytest.raises(
+        MissingArtefactError, match="not a generator folder: config.json, weights.safetensors, manifest.json missing"
+    ):
         load_generator(tmp_path)
+
+
+def test_fixed_positions_tell_patches_apart(mae):
+    table = mae.net.vit.embeddings.position_embeddings[0, 1:]
+    assert table.shape == (64, 32) and not table.requires_grad
+    assert torch.cdist(table, table).fill_diagonal_(1.0).min() > 0.1  # every patch position is distinct
+    assert mae.net.decoder.decoder_pos_embed.abs().sum() > 0

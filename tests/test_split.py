@@ -68,7 +68,7 @@ def test_image_choice_is_per_class_seeded_and_within_the_class():
 
 
 def test_more_images_per_class_than_exist():
-    cfg = split_cfg("split.eval_per_class=13")
+    cfg = split_cfg("split.unlearn_per_class=30", "split.eval_per_class=13")
     with pytest.raises(ConfigError, match="split.eval_per_class=13.*at most 12"):
         make_split(cfg, NAMES, TRAIN, TEST)
 

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from iguln.data.masks import task_mask
 from iguln.data.source import ImageSource
 from iguln.data.sources import check_data_config, load_source
-from iguln.data.split import Split, make_split
+from iguln.data.split import SETS, Split, make_split
 from iguln.errors import ConfigError, MissingArtefactError
 from iguln.loggers import check_logger
 from iguln.metrics.backbones import Backbone, check_backbone_name, clip_backbone, domain_backbone, inception_backbone
@@ -44,6 +44,10 @@ class Job:
     @property
     def precision(self) -> str:
         return self.cfg.trainer.precision
+
+    def eval_sets(self) -> dict:
+        """The forget and retain test images the split chose: {"forget": Dataset, "retain": Dataset}."""
+        return {s: self.source.subset("test", self.split.evaluate[s]) for s in SETS}
 
 
 def resolve_device(name: str) -> torch.device:

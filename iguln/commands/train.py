@@ -15,6 +15,7 @@ from iguln.loggers import make_logger
 from iguln.metrics.evaluate import extract_features, score_generator
 from iguln.models.checkpoint import load_generator
 from iguln.record import new_record, write_record
+from iguln.report.samples import save_samples
 from iguln.report.table import markdown_table
 from iguln.unlearn.losses import build_loss
 from iguln.unlearn.recipe import read_recipe
@@ -26,7 +27,7 @@ log = logging.getLogger("iguln")
 def score_both(job: Job, backbone, models: dict) -> dict:
     """Metrics of each named generator on the forget and retain test sets (real features extracted once)."""
     cfg = job.cfg
-    sets = {s: job.source.subset("test", job.split.evaluate[s]) for s in ("forget", "retain")}
+    sets = job.eval_sets()
     start = time.perf_counter()
     real = {s: extract_features(backbone, d, cfg.eval.batch_size, job.device, job.precision) for s, d in sets.items()}
     job.timings["eval_real"] = round(time.perf_counter() - start, 3)
@@ -99,7 +100,10 @@ def run(cfg: DictConfig) -> None:
             )
             student.to(job.device)
             record["models"]["unlearned"] = {"path": str(job.run_dir / "unlearned"), "sha256": saved["sha256"]}
-        record["metrics"] = score_both(job, backbone, {"original": original, "unlearned": student})
+        models = {"original": original, "unlearned": student}
+        record["metrics"] = score_both(job, backbone, models)
+        samples = save_samples(job.run_dir / "samples.png", job.eval_sets(), job.mask, models, job.device)
+        record["samples"] = str(samples)
         job.timings["total"] = round(time.perf_counter() - started, 3)
         record.update(status="complete", timings_s=job.timings)
         path = write_record(job.run_dir, record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
@@ -59,10 +60,12 @@ def metric_entries(real: dict, fake: dict, backbone: Backbone, splits: int, seed
         elif name == "fid":
             entry["value"] = fid(real["pool"], fake["pool"])
         elif name == "is":
-            entry["value"], entry["std"] = inception_score(fake["logits"], splits, seed)
-            entry["splits"] = splits
+            entry["value"], std = inception_score(fake["logits"], splits, seed)
+            entry.update(std=std if math.isfinite(std) else None, splits=splits)
         else:
             entry["value"] = mean_cosine(fake["embed"], real["embed"])
+        if entry["value"] is not None and not math.isfinite(entry["value"]):
+            entry.update(value=None, missing=f"the computed value was {entry['value']} (not finite)")
         entries[name] = entry
     return entries
 

@@ -41,11 +41,12 @@ def load_generator(path: str | Path, device: str = "cpu"):
     from iguln.models.registry import FAMILIES
 
     path = Path(path)
-    for name in (CONFIG, WEIGHTS, MANIFEST):
-        if not (path / name).is_file():
-            raise MissingArtefactError(
-                f"{path} is not a generator folder: {name} is missing (expected {CONFIG}, {WEIGHTS}, {MANIFEST})."
-            )
+    missing = [name for name in (CONFIG, WEIGHTS, MANIFEST) if not (path / name).is_file()]
+    if missing:
+        raise MissingArtefactError(
+            f"{path} is not a generator folder: {', '.join(missing)} missing "
+            f"(expected {CONFIG}, {WEIGHTS}, {MANIFEST})."
+        )
     manifest = json.loads((path / MANIFEST).read_text())
     digest = sha256_file(path / WEIGHTS)
     if digest != manifest.get("sha256"):

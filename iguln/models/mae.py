@@ -51,6 +51,25 @@ def mae_large() -> dict:
     return _arch(224, 16, 1024, 24, 16, 512, 8, 16)
 
 
+def sincos_positions(grid: int, dim: int) -> torch.Tensor:
+    """Fixed 2-D sin-cos position embeddings: [1, 1 + grid * grid, dim], the class token's row all zeros.
+
+    Half the channels encode the row, half the column (each as sin and cos over dim / 4 frequencies).
+    """
+    quarter = dim // 4
+    omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
+    rows, cols = torch.meshgrid(
+        torch.arange(grid, dtype=torch.float64), torch.arange(grid, dtype=torch.float64), indexing="ij"
+    )
+    parts = []
+    for coord in (rows.flatten(), cols.flatten()):
+        angles = coord[:, None] * omega[None, :]
+        parts += [angles.sin(), angles.cos()]
+    table = torch.cat(parts, dim=1)
+    table = torch.nn.functional.pad(table, (0, dim - table.shape[1]))
+    return torch.cat([torch.zeros(1, dim, dtype=torch.float64), table]).unsqueeze(0).float()
+
+
 class MAE(Generator):
     family = "mae"
     options = ("mask_ratio", "block_masks")
@@ -62,6 +81,11 @@ class MAE(Generator):
         self.net = ViTMAEForPreTraining(config)
         self.patch = arch["patch_size"]
         self.grid = arch["image_size"] // self.patch
+        # transformers leaves both fixed position tables at zero when a ViTMAE is built from a config (only
+        # from_pretrained fills them); without positions the model cannot tell where a patch is.
+        with torch.no_grad():
+            self.net.vit.embeddings.position_embeddings.copy_(sincos_positions(self.grid, arch["hidden_size"]))
+            self.net.decoder.decoder_pos_embed.copy_(sincos_positions(self.grid, arch["decoder_hidden_size"]))
 
     @property
     def encoder(self) -> nn.Module:
