@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 TEST_ENV := HF_HUB_OFFLINE=1 WANDB_MODE=disabled
 
-.PHONY: install data demo test test-full lint format clean
+.PHONY: install data demo test test-full lint format clean bench-demo
 
 install: $(STAMP) data
 
@@ -49,3 +49,7 @@ clean:
 	find outputs -mindepth 1 -not -name .gitkeep -delete 2>/dev/null || true
 	rm -rf .pytest_cache .ruff_cache build *.egg-info
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+# Prints the demo's figures against its targets (two full demo runs from an empty store: about 13 minutes here).
+bench-demo: install
+	$(BIN)/python benchmarks/demo.py

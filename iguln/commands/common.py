@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from iguln.data.masks import task_mask
@@ -135,6 +136,14 @@ def original_key(job: Job) -> dict:
 
 def original_dir(job: Job) -> Path:
     return entry_dir(job.cfg.paths.store, "original", job.cfg.model.name, original_key(job))
+
+
+def run_name(prefix: str) -> tuple[str, str | None]:
+    """A logger run name and group: in a sweep, the job number names the run and the sweep dir is the group."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        return f"{prefix}-job{hydra_cfg.job.num}", hydra_cfg.sweep.dir
+    return prefix, None
 
 
 def pretrain_command() -> str:

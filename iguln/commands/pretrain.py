@@ -8,7 +8,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from iguln.commands.app import hydra_app
-from iguln.commands.common import Job, original_dir, original_key, prepare
+from iguln.commands.common import Job, original_dir, original_key, prepare, run_name
 from iguln.data.batches import endless_batches
 from iguln.data.split import pretrain_indices
 from iguln.loggers import make_logger
@@ -79,7 +79,8 @@ def run(cfg: DictConfig) -> None:
         log.info("the store already holds this original generator: %s (delete it to train again)", path)
         record["reused"] = True
     else:
-        logger = make_logger(cfg.logger, job.run_dir, cfg, name=f"pretrain-{cfg.model.name}")
+        name, group = run_name(f"pretrain-{cfg.model.name}")
+        logger = make_logger(cfg.logger, job.run_dir, cfg, name=name, group=group)
         pretrain_original(job, logger)
         logger.finish()
     _, manifest = load_generator(path)

@@ -9,7 +9,7 @@ import time
 from omegaconf import DictConfig, OmegaConf
 
 from iguln.commands.app import hydra_app
-from iguln.commands.common import Job, load_backbone, original_dir, prepare, require_original
+from iguln.commands.common import Job, load_backbone, original_dir, prepare, require_original, run_name
 from iguln.commands.pretrain import pretrain_original
 from iguln.loggers import make_logger
 from iguln.metrics.evaluate import extract_features, score_generator
@@ -55,7 +55,8 @@ def run(cfg: DictConfig) -> None:
     recipe = read_recipe(cfg.trainer, "trainer")
     config = OmegaConf.to_container(cfg, resolve=True)
     record = new_record("train", config, cfg.seed, job.split.record(job.source.classes))
-    logger = make_logger(cfg.logger, job.run_dir, cfg, name=f"train-{cfg.model.name}-{cfg.loss.name}")
+    name, group = run_name(f"train-{cfg.model.name}-{cfg.loss.name}")
+    logger = make_logger(cfg.logger, job.run_dir, cfg, name=name, group=group)
     try:
         if cfg.pretrain_if_missing and not (original_dir(job) / "manifest.json").is_file():
             pretrain_original(job, logger)
