@@ -109,3 +109,15 @@ def test_report_prints_the_table_of_each_record(outputs, capsys):
     main(["report", str(outputs / "runs" / "train"), f"paths.outputs={outputs}"])
     out = capsys.readouterr().out
     assert "| unlearned | forget | 24 |" in out and "Backbone: domain-judge" in out
+
+
+def test_a_run_that_breaks_leaves_a_failed_record(outputs, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory (simulated)")
+
+    monkeypatch.setattr("iguln.commands.train.unlearn", broken)
+    with pytest.raises(SystemExit):
+        iguln(outputs, "train", "broken")
+    rec = record(outputs / "runs" / "broken")
+    assert rec["status"] == "failed" and rec["error"] == "RuntimeError: out of memory (simulated)"
+    assert rec["models"]["original"]["sha256"] and "load_data" in rec["timings_s"]

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from iguln.commands.app import hydra_app
 from iguln.commands.common import Job, load_backbone, original_dir, prepare, require_original, run_name
 from iguln.commands.pretrain import pretrain_original
+from iguln.errors import ConfigError, MissingArtefactError
 from iguln.loggers import make_logger
 from iguln.metrics.evaluate import extract_features, score_generator
 from iguln.models.checkpoint import load_generator
@@ -64,7 +65,7 @@ def run(cfg: DictConfig) -> None:
         backbone = load_backbone(job)
         original, manifest = load_generator(path, str(job.device))
         record["models"]["original"] = {"path": str(path), "sha256": manifest["sha256"]}
-        student, teacher = copy.deepcopy(original), copy.deepcopy(original)
+        student = copy.deepcopy(original)  # the original itself is the frozen teacher E0
         log.info(
             "unlearning %s with %s (alpha=%s): %d forget + %d retain images, %d steps",
             cfg.model.name,
@@ -76,7 +77,7 @@ def run(cfg: DictConfig) -> None:
         )
         history = unlearn(
             student,
-            teacher,
+            original,
             loss,
             job.source.subset("train", job.split.unlearn["forget"]),
             job.source.subset("train", job.split.unlearn["retain"]),
@@ -117,6 +118,13 @@ def run(cfg: DictConfig) -> None:
                 for k, e in entries.items()
             }
         )
+    except (ConfigError, MissingArtefactError):
+        raise
+    except Exception as err:
+        job.timings["total"] = round(time.perf_counter() - started, 3)
+        record.update(status="failed", error=f"{type(err).__name__}: {err}", timings_s=job.timings)
+        write_record(job.run_dir, record)
+        raise
     finally:
         logger.finish()
 

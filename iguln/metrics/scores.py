@@ -37,7 +37,8 @@ def inception_score(logits: torch.Tensor, splits: int, seed: int) -> tuple[float
         warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
         metric = InceptionScore(feature=Precomputed(logits.shape[1]), splits=splits)
     metric.update(logits.double())
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*degrees of freedom.*")  # one split: std is NaN, dropped later
         torch.manual_seed(seed)
         mean, std = metric.compute()
     return float(mean), float(std)
