@@ -78,3 +78,24 @@ def test_clip_backbone_loads_a_local_model(tmp_path):
     out = backbone.extract(torch.rand(2, 1, 28, 28) * 2 - 1)
     assert out["embed"].shape == (2, 16) and backbone.provides == ("pool", "embed")
     assert backbone.name == f"clip:{tmp_path / 'clip'}"
+
+
+def test_inception_backbone_loads_a_local_weights_file(tmp_path, monkeypatch):
+    import torch_fidelity.feature_extractor_inceptionv3 as fidelity
+
+    # A randomly initialised network in torch-fidelity's own layout, saved as a plain state dict.
+    with monkeypatch.context() as patch:
+        patch.setattr(fidelity, "load_state_dict_from_url", lambda *a, **k: {})
+        patch.setattr(fidelity.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
+        net = fidelity.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    torch.save(net.state_dict(), tmp_path / "inception.pth")
+    backbone = inception_backbone(str(tmp_path / "inception.pth"), torch.device("cpu"))
+    out = backbone.extract(torch.rand(2, 1, 32, 32) * 2 - 1)
+    assert out["pool"].shape == (2, 2048) and out["logits"].shape == (2, 1008)
+    assert backbone.name == "inception-v3" and len(backbone.weights) == 64
+
+
+def test_inception_refuses_a_pickled_object(tmp_path):
+    torch.save({"weights": object()}, tmp_path / "evil.pth")  # not tensors: weights_only loading must refuse it
+    with pytest.raises(MissingArtefactError, match="could not be loaded"):
+        inception_backbone(str(tmp_path / "evil.pth"), torch.device("cpu"))
