@@ -42,10 +42,14 @@ def test_train_without_original_names_the_pretrain_command(outputs, capsys):
 def test_pretrain_puts_the_original_in_the_store(outputs):
     run_dir = iguln(outputs, "pretrain", "pretrain")
     entries = list((outputs / "store" / "original").iterdir())
-    assert len(entries) == 1 and entries[0].name.startswith("mae-")
+    assert len(entries) == 1 and entries[0].name.startswith("vqgan-")  # the default family
     manifest = json.loads((entries[0] / "manifest.json").read_text())
     assert manifest["role"] == "original" and len(manifest["sha256"]) == 64
-    assert manifest["key"]["classes"] == list(range(10)) and manifest["key"]["recipe"]["steps"] == 6
+    assert manifest["key"]["classes"] == list(range(10)) and manifest["key"]["model"]["pretrain"]["steps"] == 6
+    assert "decode" not in manifest["key"]["model"]  # generation settings do not make another original
+    assert set(manifest["training"]) == {"tokenizer", "transformer"}
+    assert manifest["training"]["tokenizer"]["held_out"]["psnr_db"] > 0
+    assert manifest["training"]["tokenizer"]["perceptual"].startswith("off: LPIPS-VGG weights could not be loaded")
     assert manifest["versions"]["torch"] and manifest["created"] and manifest["config"]["seed"] == 0
     rec = record(run_dir)
     assert rec["status"] == "complete" and rec["models"]["original"]["sha256"] == manifest["sha256"]
@@ -68,7 +72,8 @@ def test_train_writes_a_complete_record(outputs):
     assert rec["split"]["forget"]["classes"] == ["trouser", "bag"]
     assert len(rec["split"]["forget"]["unlearn_indices"]) == 16 and len(rec["split"]["retain"]["eval_indices"]) == 96
     assert rec["seeds"] == {"seed": 0, "split_seed": 0}
-    assert rec["config"]["model"]["arch"]["hidden_size"] == 32  # the preset, written out
+    assert rec["config"]["model"]["arch"]["transformer"]["hidden_size"] == 32  # the preset, written out
+    assert rec["generation"] == {"iterations": 3, "temperature": 1.0, "choice_temperature": 4.5}
     assert (
         rec["unlearning"]["steps"] == 4
         and rec["unlearning"]["trainable_parameters"] < rec["unlearning"]["total_parameters"]
@@ -121,3 +126,12 @@ def test_a_run_that_breaks_leaves_a_failed_record(outputs, monkeypatch):
     rec = record(outputs / "runs" / "broken")
     assert rec["status"] == "failed" and rec["error"] == "RuntimeError: out of memory (simulated)"
     assert rec["models"]["original"]["sha256"] and "load_data" in rec["timings_s"]
+
+
+def test_mae_runs_through_the_same_commands(tmp_path):
+    outputs = tmp_path / "mae"
+    iguln(outputs, "pretrain", "pretrain", "model=mae")
+    rec = record(iguln(outputs, "train", "train", "model=mae"))
+    assert rec["status"] == "complete" and rec["config"]["model"]["name"] == "mae"
+    assert all(isinstance(v, float) for v in metric_values(rec, "unlearned").values())
+    assert (outputs / "store" / "original").iterdir().__next__().name.startswith("mae-")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +16,12 @@ from iguln.data.masks import task_mask
 from iguln.data.source import ImageSource
 from iguln.data.sources import check_data_config, load_source
 from iguln.data.split import SETS, Split, make_split
-from iguln.errors import ConfigError, MissingArtefactError
+from iguln.errors import ConfigError
 from iguln.loggers import check_logger
 from iguln.metrics.backbones import Backbone, check_backbone_name, clip_backbone, domain_backbone, inception_backbone
 from iguln.metrics.judge import load_or_train_judge
 from iguln.models.registry import family_of, resolve_model_config
 from iguln.seeding import seed_everything
-from iguln.store import entry_dir
 from iguln.unlearn.losses import build_loss
 from iguln.unlearn.recipe import read_recipe
 
@@ -75,11 +73,14 @@ def check_config(cfg: DictConfig, command: str) -> None:
     if cfg.data.channels not in (1, 3):
         raise ConfigError("data.channels", cfg.data.channels, (1, 3))
     resolve_model_config(cfg.model, cfg.data.channels)
-    for option in family_of(cfg.model.name).options:
+    family = family_of(cfg.model.name)
+    for option in family.options + family.generation:
         if option not in cfg.model:
             raise ConfigError(f"model.{option}", None, "a value (the family needs it)")
+    family.check_config(cfg.model)
     task_mask(cfg.task, cfg.model.arch.image_size)
-    read_recipe(cfg.model.pretrain, "model.pretrain")
+    for where in family.recipes:
+        read_recipe(OmegaConf.select(cfg, where), where)
     read_recipe(cfg.trainer, "trainer")
     read_recipe(cfg.eval.judge, "eval.judge")
     _positive(cfg.eval, "batch_size", "eval")
@@ -110,57 +111,12 @@ def prepare(cfg: DictConfig, command: str, image_size: int | None = None) -> Job
     return Job(cfg, command, run_dir, device, source, split, task_mask(cfg.task, size), timings)
 
 
-def data_identity(job: Job) -> dict:
-    cfg = job.cfg.data
-    identity = {"name": cfg.name, "classes": job.source.classes, "channels": job.source.channels}
-    if cfg.name == "imagefolder":
-        identity["root"] = str(cfg.root)
-    return {**identity, "image_size": job.source.image_size}
-
-
-def original_key(job: Job) -> dict:
-    """What the original generator depends on: architecture, data, the forget + retain classes, recipe, seed."""
-    cfg = job.cfg
-    model = OmegaConf.to_container(cfg.model, resolve=True)
-    options = {k: model[k] for k in family_of(cfg.model.name).options}
-    return {
-        "family": cfg.model.name,
-        "arch": model["arch"],
-        "options": options,
-        "data": data_identity(job),
-        "classes": sorted(job.split.classes["forget"] + job.split.classes["retain"]),
-        "recipe": read_recipe(cfg.model.pretrain, "model.pretrain").record(),
-        "seed": cfg.seed,
-    }
-
-
-def original_dir(job: Job) -> Path:
-    return entry_dir(job.cfg.paths.store, "original", job.cfg.model.name, original_key(job))
-
-
 def run_name(prefix: str) -> tuple[str, str | None]:
     """A logger run name and group: in a sweep, the job number names the run and the sweep dir is the group."""
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode == RunMode.MULTIRUN:
         return f"{prefix}-job{hydra_cfg.job.num}", hydra_cfg.sweep.dir
     return prefix, None
-
-
-def pretrain_command() -> str:
-    """The `iguln pretrain ...` command that makes the original generator for this job's overrides."""
-    overrides = HydraConfig.get().overrides.task
-    return " ".join(["iguln pretrain", *(shlex.quote(o) for o in overrides)])
-
-
-def require_original(job: Job) -> Path:
-    path = original_dir(job)
-    if not (path / "manifest.json").is_file():
-        raise MissingArtefactError(
-            f"the store has no original generator for this config (looked in {path}). Make it first with:\n"
-            f"    {pretrain_command()}\n"
-            "or add pretrain_if_missing=true to train it now."
-        )
-    return path
 
 
 def load_backbone(job: Job) -> Backbone:

@@ -10,10 +10,12 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from iguln.commands.app import hydra_app
-from iguln.commands.common import load_backbone, prepare, require_original
+from iguln.commands.common import load_backbone, prepare
+from iguln.commands.original import ensure_original
 from iguln.commands.train import score_both
 from iguln.errors import ConfigError
 from iguln.models.checkpoint import CONFIG, load_generator
+from iguln.models.registry import configure_generation
 from iguln.record import new_record, write_record
 from iguln.report.table import markdown_table
 
@@ -40,13 +42,15 @@ def run(cfg: DictConfig) -> None:
             )
         image_size = arch["image_size"]
     job = prepare(cfg, "eval", image_size)
-    path = Path(cfg.checkpoint) if cfg.checkpoint is not None else require_original(job)
+    path = Path(cfg.checkpoint) if cfg.checkpoint is not None else ensure_original(job)
     generator, manifest = load_generator(path, str(job.device))
+    configure_generation(generator, cfg.model)
     role = manifest.get("role", "model")
     record = new_record(
         "eval", OmegaConf.to_container(cfg, resolve=True), cfg.seed, job.split.record(job.source.classes)
     )
     record["models"][role] = {"path": str(path), "sha256": manifest["sha256"]}
+    record["generation"] = generator.generation_values
     backbone = load_backbone(job)
     record["metrics"] = score_both(job, backbone, {role: generator})
     job.timings["total"] = round(time.perf_counter() - started, 3)

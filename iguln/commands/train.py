@@ -9,12 +9,13 @@ import time
 from omegaconf import DictConfig, OmegaConf
 
 from iguln.commands.app import hydra_app
-from iguln.commands.common import Job, load_backbone, original_dir, prepare, require_original, run_name
-from iguln.commands.pretrain import pretrain_original
+from iguln.commands.common import Job, load_backbone, prepare, run_name
+from iguln.commands.original import ensure_original
 from iguln.errors import ConfigError, MissingArtefactError
 from iguln.loggers import make_logger
 from iguln.metrics.evaluate import extract_features, score_generator
 from iguln.models.checkpoint import load_generator
+from iguln.models.registry import configure_generation
 from iguln.record import new_record, write_record
 from iguln.report.samples import save_samples
 from iguln.report.table import markdown_table
@@ -59,11 +60,11 @@ def run(cfg: DictConfig) -> None:
     name, group = run_name(f"train-{cfg.model.name}-{cfg.loss.name}")
     logger = make_logger(cfg.logger, job.run_dir, cfg, name=name, group=group)
     try:
-        if cfg.pretrain_if_missing and not (original_dir(job) / "manifest.json").is_file():
-            pretrain_original(job, logger)
-        path = require_original(job)
+        path = ensure_original(job, logger, pretrain_if_missing=cfg.pretrain_if_missing)
         backbone = load_backbone(job)
         original, manifest = load_generator(path, str(job.device))
+        configure_generation(original, cfg.model)
+        record["generation"] = original.generation_values
         record["models"]["original"] = {"path": str(path), "sha256": manifest["sha256"]}
         student = copy.deepcopy(original)  # the original itself is the frozen teacher E0
         log.info(

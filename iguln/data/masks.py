@@ -47,3 +47,34 @@ def task_mask(cfg: DictConfig, size: int) -> torch.Tensor:
 def apply_mask(x: torch.Tensor, mask: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
     """What a generator is shown: x [B, C, H, W] with the masked pixels set to `fill`."""
     return x * (1 - mask) + fill * mask
+
+
+def coarse_mask(mask: torch.Tensor, factor: int, batch: int) -> torch.Tensor:
+    """Pixel mask [B or 1, 1, H, W] -> cell mask [batch, (H / factor) * (W / factor)] bool, row-major.
+
+    A cell (a patch, or the pixels behind one token) is masked when any of its pixels is, so the cells cover
+    every masked pixel.
+    """
+    cells = torch.nn.functional.max_pool2d(mask.float(), factor).flatten(1) > 0
+    return cells.expand(batch, -1)
+
+
+def random_rectangles(batch: int, grid: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Training masks over a grid x grid of cells: one random rectangle per image, [batch, grid * grid] bool.
+
+    The rectangle's sides are drawn once per batch from [grid/4, 3 grid/4] (so every image masks as many cells),
+    its position per image.
+    """
+    low, high = max(1, grid // 4), max(1, 3 * grid // 4)
+    h, w = torch.randint(low, high + 1, (2,), generator=generator).tolist()
+    top = torch.randint(0, grid - h + 1, (batch, 1, 1), generator=generator)
+    left = torch.randint(0, grid - w + 1, (batch, 1, 1), generator=generator)
+    rows, cols = torch.arange(grid).view(1, grid, 1), torch.arange(grid).view(1, 1, grid)
+    inside = (rows >= top) & (rows < top + h) & (cols >= left) & (cols < left + w)
+    return inside.flatten(1)
+
+
+def random_cells(batch: int, length: int, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Training masks: `count` of `length` cells chosen at random per image, [batch, length] bool."""
+    ranks = torch.rand(batch, length, generator=generator).argsort(1).argsort(1)
+    return ranks >= length - count

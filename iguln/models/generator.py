@@ -5,10 +5,33 @@ Images are float [B, C, H, W] in [-1, 1]; masks are [B or 1, 1, H, W] float with
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
+
+StageLoss = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor | dict[str, torch.Tensor], dict[str, float]]]
+
+
+@dataclass
+class Stage:
+    """One stage of pretraining an original generator (a family may have several, e.g. tokenizer then transformer).
+
+    `params` are the optimizer groups (a dict when a stage trains two adversaries); `loss(x, generator)` returns
+    (loss or {group: loss}, logged terms) for a batch x [B, C, H, W]; `begin` runs before the first step (e.g. to
+    unfreeze), `end(images)` after the last, with held-out images, and returns a report (e.g. reconstruction
+    quality) that goes into the generator's manifest; `info` says how the stage was set up.
+    """
+
+    name: str
+    recipe: str  # the config key of its recipe, e.g. "model.pretrain"
+    params: dict[str, list[nn.Parameter]]
+    loss: StageLoss
+    begin: Callable[[], None] = lambda: None
+    end: Callable[[torch.Tensor], dict] = lambda images: {}
+    info: dict = field(default_factory=dict)
 
 
 class Generator(nn.Module):
@@ -16,11 +39,37 @@ class Generator(nn.Module):
 
     family: ClassVar[str]
     options: ClassVar[tuple[str, ...]] = ()  # model config keys (besides arch) the family is built from
+    generation: ClassVar[tuple[str, ...]] = ()  # model config keys that only tune generate() (not the weights)
     presets: ClassVar[dict[str, dict[str, Any]]] = {}  # preset name -> architecture
+    recipes: ClassVar[tuple[str, ...]] = ("model.pretrain",)  # config keys of its pretraining recipes
+
+    @classmethod
+    def check_config(cls, cfg: Any) -> None:
+        """Check the family's own `model` config keys; raise ConfigError on a bad value. Nothing by default."""
 
     def __init__(self, arch: dict[str, Any], **options: Any):
         super().__init__()
         self.arch, self.option_values = dict(arch), dict(options)
+        self.generation_values: dict[str, Any] = {}
+
+    def configure_generation(self, **values: Any) -> None:
+        """Set the generation-only settings (the model config keys named in `generation`)."""
+        self.generation_values.update(values)
+
+    def load_pretrained(self, cfg: Any) -> dict:
+        """Load released weights named in the `model` config (model.pretrained ...); returns what was loaded."""
+        from iguln.errors import ConfigError
+
+        raise ConfigError(
+            "model.pretrained", cfg.get("pretrained"), "null", f"model={self.family} has no importer yet."
+        )
+
+    def pretraining_stages(self) -> list[Stage]:
+        """How `iguln pretrain` trains this family from scratch: by default one stage of its native loss."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        return [
+            Stage("generator", "model.pretrain", {"generator": params}, lambda x, g: (self.native_loss(x, None, g), {}))
+        ]
 
     @property
     def encoder(self) -> nn.Module:

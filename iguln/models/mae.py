@@ -9,11 +9,12 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import ViTMAEConfig, ViTMAEForPreTraining
 
+from iguln.data.masks import coarse_mask, random_cells, random_rectangles
 from iguln.models.generator import Generator
+from iguln.models.positions import sincos_positions
 
 
 def _arch(image_size, patch, hidden, layers, heads, dec_hidden, dec_layers, dec_heads) -> dict:
@@ -51,25 +52,6 @@ def mae_large() -> dict:
     return _arch(224, 16, 1024, 24, 16, 512, 8, 16)
 
 
-def sincos_positions(grid: int, dim: int) -> torch.Tensor:
-    """Fixed 2-D sin-cos position embeddings: [1, 1 + grid * grid, dim], the class token's row all zeros.
-
-    Half the channels encode the row, half the column (each as sin and cos over dim / 4 frequencies).
-    """
-    quarter = dim // 4
-    omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
-    rows, cols = torch.meshgrid(
-        torch.arange(grid, dtype=torch.float64), torch.arange(grid, dtype=torch.float64), indexing="ij"
-    )
-    parts = []
-    for coord in (rows.flatten(), cols.flatten()):
-        angles = coord[:, None] * omega[None, :]
-        parts += [angles.sin(), angles.cos()]
-    table = torch.cat(parts, dim=1)
-    table = torch.nn.functional.pad(table, (0, dim - table.shape[1]))
-    return torch.cat([torch.zeros(1, dim, dtype=torch.float64), table]).unsqueeze(0).float()
-
-
 class MAE(Generator):
     family = "mae"
     options = ("mask_ratio", "block_masks")
@@ -95,8 +77,7 @@ class MAE(Generator):
 
     def patch_mask(self, mask: torch.Tensor, batch: int) -> torch.Tensor:
         """Pixel mask [B or 1, 1, H, W] -> patch mask [batch, L] bool; a patch is masked if any pixel is."""
-        patches = F.max_pool2d(mask.float(), self.patch).flatten(1) > 0
-        return patches.expand(batch, -1)
+        return coarse_mask(mask, self.patch, batch)
 
     @contextlib.contextmanager
     def _masked(self, patches: torch.Tensor) -> Iterator[torch.Tensor]:
@@ -120,21 +101,11 @@ class MAE(Generator):
 
     def _training_patches(self, batch: int, device, generator: torch.Generator | None) -> torch.Tensor:
         """Pretraining masks [batch, L]: a random rectangle of patches, or MAE's random patches at mask_ratio."""
-        g, L = self.grid, self.grid**2
-        pick = torch.rand(1, generator=generator).item()
-        if pick < self.option_values["block_masks"]:
-            low, high = max(1, g // 4), max(1, 3 * g // 4)
-            h, w = torch.randint(low, high + 1, (2,), generator=generator).tolist()
-            top = torch.randint(0, g - h + 1, (batch,), generator=generator)
-            left = torch.randint(0, g - w + 1, (batch,), generator=generator)
-            rows, cols = torch.arange(g).view(1, g, 1), torch.arange(g).view(1, 1, g)
-            in_rows = (rows >= top.view(-1, 1, 1)) & (rows < (top + h).view(-1, 1, 1))
-            inside = in_rows & (cols >= left.view(-1, 1, 1)) & (cols < (left + w).view(-1, 1, 1))
-            return inside.flatten(1).to(device)
-        n_masked = L - int(L * (1 - self.option_values["mask_ratio"]))
-        scores = torch.rand(batch, L, generator=generator)
-        ranks = scores.argsort(1).argsort(1)
-        return (ranks >= L - n_masked).to(device)
+        if torch.rand(1, generator=generator).item() < self.option_values["block_masks"]:
+            return random_rectangles(batch, self.grid, generator).to(device)
+        length = self.grid**2
+        count = length - int(length * (1 - self.option_values["mask_ratio"]))
+        return random_cells(batch, length, count, generator).to(device)
 
     # -- the interface ----------------------------------------------------------------------------------------
 

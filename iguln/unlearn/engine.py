@@ -29,7 +29,7 @@ def autocast(device: torch.device, precision: str):
 
 
 def fit(
-    params: Iterable[torch.nn.Parameter],
+    params: Iterable[torch.nn.Parameter] | dict[str, Iterable[torch.nn.Parameter]],
     step_fn: StepFn,
     recipe: Recipe,
     device: torch.device,
@@ -41,31 +41,44 @@ def fit(
     """Run `recipe.steps` optimizer steps of `step_fn` (which draws its own batch and returns (loss, terms)).
 
     AdamW with the recipe's betas and weight decay, warm-up + cosine schedule, gradient clipping.
+    `params` may be a dict of named groups (e.g. a generator and its discriminator): each gets its own optimizer,
+    and `step_fn` then returns a dict of losses with the same names, each stepping only its group.
     Returns the history: per-step terms, wall time and steps per second.
     """
-    params = list(params)
-    if not params:
-        raise ValueError("nothing to train: the parameter list is empty")
-    optimizer = torch.optim.AdamW(params, lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: warmup_cosine(s, recipe.warmup_steps, recipe.steps)
-    )
+    groups = {name: list(p) for name, p in params.items()} if isinstance(params, dict) else {"": list(params)}
+    if not all(groups.values()):
+        raise ValueError("nothing to train: a parameter list is empty")
+    optimizers = {
+        name: torch.optim.AdamW(p, lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay)
+        for name, p in groups.items()
+    }
+    schedules = {
+        name: torch.optim.lr_scheduler.LambdaLR(o, lambda s: warmup_cosine(s, recipe.warmup_steps, recipe.steps))
+        for name, o in optimizers.items()
+    }
     history: dict[str, list[float]] = {}
     start = time.perf_counter()
     bar = tqdm(range(recipe.steps), desc=desc, dynamic_ncols=True, mininterval=1.0)
     for step in bar:
         with autocast(device, precision):
-            loss, terms = step_fn()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if recipe.grad_clip is not None:
-            terms["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, recipe.grad_clip))
-        optimizer.step()
-        schedule.step()
-        terms = {"loss": float(loss.detach()), **terms, "lr": schedule.get_last_lr()[0]}
+            losses, terms = step_fn()
+        losses = losses if isinstance(losses, dict) else {next(iter(groups)): losses}
+        for i, (name, loss) in enumerate(losses.items()):
+            for optimizer in optimizers.values():  # a group's backward must not leave gradients in another
+                optimizer.zero_grad(set_to_none=True)
+            loss.backward(retain_graph=i < len(losses) - 1)
+            prefix = f"{name}_" if len(groups) > 1 else ""
+            if recipe.grad_clip is not None:
+                norm = torch.nn.utils.clip_grad_norm_(groups[name], recipe.grad_clip)
+                terms[f"{prefix}grad_norm"] = float(norm)
+            optimizers[name].step()
+            schedules[name].step()
+            terms[f"{prefix}loss"] = float(loss.detach())
+        terms["lr"] = next(iter(schedules.values())).get_last_lr()[0]
         for key, value in terms.items():
             history.setdefault(key, []).append(value)
-        bar.set_postfix({k: f"{v:.4g}" for k, v in terms.items() if k not in ("lr", "grad_norm")}, refresh=False)
+        shown = {k: f"{v:.4g}" for k, v in terms.items() if k != "lr" and not k.endswith("grad_norm")}
+        bar.set_postfix(shown, refresh=False)
         if log is not None and (step % log_every == 0 or step == recipe.steps - 1):
             log(step, terms)
     wall = time.perf_counter() - start

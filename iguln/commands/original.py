@@ -1,0 +1,166 @@
+"""The original generator: where the store keeps it, and how it gets there (pretraining, or released weights)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+from pathlib import Path
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+
+from iguln.commands.common import Job
+from iguln.data.batches import endless_batches
+from iguln.data.split import pretrain_indices
+from iguln.errors import MissingArtefactError
+from iguln.io import sha256_file
+from iguln.models.registry import build_generator, weights_key
+from iguln.seeding import make_generator
+from iguln.store import entry_dir
+from iguln.unlearn.engine import fit
+from iguln.unlearn.recipe import read_recipe
+
+log = logging.getLogger("iguln")
+
+
+def pretrained_files(job: Job) -> list[str]:
+    """The released-weights files the model config names (empty when the original is trained here)."""
+    return [str(job.cfg.model[k]) for k in ("pretrained", "pretrained_tokenizer") if job.cfg.model.get(k)]
+
+
+def data_identity(job: Job) -> dict:
+    cfg = job.cfg.data
+    identity = {"name": cfg.name, "classes": job.source.classes, "channels": job.source.channels}
+    if cfg.name == "imagefolder":
+        identity["root"] = str(cfg.root)
+    return {**identity, "image_size": job.source.image_size}
+
+
+def original_key(job: Job) -> dict:
+    """What the original generator depends on: the model config (architecture, training options, recipes; not
+    generation settings) and either the released weights it is imported from (path, size, modification time) or
+    the data, the forget + retain classes and the seed it is trained with."""
+    files = pretrained_files(job)
+    if files:
+        stats = [os.stat(f) for f in files if os.path.isfile(f)]
+        return {
+            "model": weights_key(job.cfg.model),
+            "files": [[f, s.st_size, s.st_mtime] for f, s in zip(files, stats, strict=False)],
+        }
+    return {
+        "model": weights_key(job.cfg.model),
+        "data": data_identity(job),
+        "classes": sorted(job.split.classes["forget"] + job.split.classes["retain"]),
+        "seed": job.cfg.seed,
+    }
+
+
+def original_dir(job: Job) -> Path:
+    return entry_dir(job.cfg.paths.store, "original", job.cfg.model.name, original_key(job))
+
+
+def pretrain_command() -> str:
+    """The `iguln pretrain ...` command that makes the original generator for this job's overrides."""
+    overrides = HydraConfig.get().overrides.task
+    return " ".join(["iguln pretrain", *(shlex.quote(o) for o in overrides)])
+
+
+def ensure_original(job: Job, logger=None, pretrain_if_missing: bool = False) -> Path:
+    """The store's original generator for this job: found, imported from released weights, or (if asked)
+    trained now. Otherwise a MissingArtefactError with the exact `iguln pretrain ...` command."""
+    path = original_dir(job)
+    if (path / "manifest.json").is_file():
+        return path
+    if pretrained_files(job):
+        return import_original(job)
+    if pretrain_if_missing:
+        return pretrain_original(job, logger)
+    raise MissingArtefactError(
+        f"the store has no original generator for this config (looked in {path}). Make it first with:\n"
+        f"    {pretrain_command()}\n"
+        "or add pretrain_if_missing=true to train it now."
+    )
+
+
+def import_original(job: Job) -> Path:
+    """Convert released weights (model.pretrained ...) into a generator folder in the store."""
+    generator = build_generator(job.cfg.model)
+    loaded = generator.load_pretrained(job.cfg.model)
+    path = original_dir(job)
+    generator.save(
+        path,
+        role="original",
+        key=original_key(job),
+        source="released weights",
+        pretrained={k: {"path": v, "sha256": sha256_file(v)} for k, v in loaded.items()},
+        config=OmegaConf.to_container(job.cfg, resolve=True),
+    )
+    log.info("imported %s into %s", ", ".join(sorted(set(loaded.values()))), path)
+    return path
+
+
+def held_out_images(job: Job, classes: list[int], count: int = 1000) -> torch.Tensor:
+    """Up to `count` test images of the pretraining classes, evenly spread: [N, C, H, W] in [-1, 1]."""
+    indices = pretrain_indices(job.source.targets("test"), classes)
+    step = max(1, len(indices) // count)
+    dataset = job.source.subset("test", indices[::step][:count])
+    return torch.stack([dataset[i][0] for i in range(len(dataset))])
+
+
+def pretrain_original(job: Job, logger=None) -> Path:
+    """Train the original generator, stage by stage, with its own losses and save it to the store."""
+    cfg, device = job.cfg, job.device
+    classes = job.split.classes["forget"] + job.split.classes["retain"]
+    data = job.source.subset("train", pretrain_indices(job.source.targets("train"), classes))
+    generator = build_generator(cfg.model).to(device)
+    log.info(
+        "pretraining %s (%s, %.2f M parameters) on %d images of %d classes",
+        cfg.model.name,
+        cfg.model.preset,
+        sum(p.numel() for p in generator.parameters()) / 1e6,
+        len(data),
+        len(classes),
+    )
+    held_out = held_out_images(job, classes)
+    stages, wall = {}, 0.0
+    for i, stage in enumerate(generator.pretraining_stages()):
+        recipe = read_recipe(OmegaConf.select(cfg, stage.recipe), stage.recipe)
+        stage.begin()
+        batches = endless_batches(
+            data, recipe.batch_size, cfg.seed + 10 * i, cfg.trainer.num_workers, device.type == "cuda"
+        )
+        masks = make_generator(cfg.seed + 5 + 10 * i)
+
+        def step(stage=stage, batches=batches, masks=masks):
+            return stage.loss(next(batches).to(device, non_blocking=True), masks)
+
+        log_fn = (lambda s, v, name=stage.name: logger.log(s, v, f"pretrain/{name}")) if logger is not None else None
+        history = fit(
+            stage.params,
+            step,
+            recipe,
+            device,
+            job.precision,
+            desc=f"pretrain {stage.name}",
+            log=log_fn,
+            log_every=cfg.trainer.log_every,
+        )
+        report = stage.end(held_out)
+        stages[stage.name] = {**stage.info, **{k: v for k, v in history.items() if k != "history"}, "held_out": report}
+        wall += history["wall_s"]
+        log.info("stage %s: %d steps in %.1f s; %s", stage.name, recipe.steps, history["wall_s"], report or "")
+    path = original_dir(job)
+    generator.cpu().save(
+        path,
+        role="original",
+        key=original_key(job),
+        source="iguln pretrain",
+        training=stages,
+        images=len(data),
+        config=OmegaConf.to_container(cfg, resolve=True),
+    )
+    job.timings["pretrain"] = round(wall, 3)
+    log.info("original generator saved to %s (%.1f s)", path, wall)
+    return path
