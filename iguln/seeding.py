@@ -17,3 +17,9 @@ def seed_everything(seed: int) -> None:
 def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
     """A torch.Generator seeded with `seed` (each consumer gets its own, so adding one never shifts another)."""
     return torch.Generator(device=device).manual_seed(seed)
+
+
+def seed_modules(seed: int) -> None:
+    """Seed the global torch RNG that modules draw from (dropout), so that whatever ran before a phase (a judge
+    trained in the same process, say) cannot change what the phase does."""
+    torch.manual_seed(seed)

@@ -36,7 +36,7 @@ def test_unknown_command(capsys):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["model=vae"], "model='vae' is not valid. Allowed: mae"),
+        (["model=vae"], "model='vae' is not valid. Allowed: mae, vqgan"),
         (["loss=forget_all"], "loss='forget_all' is not valid. Allowed: l2_noise"),
         (["data=mnist"], "data='mnist' is not valid. Allowed: cifar10, fashion_mnist"),
         (["split.forget=[scarf]"], "split.forget='scarf' is not valid. Allowed: tshirt_top, trouser"),
@@ -46,8 +46,8 @@ def test_unknown_command(capsys):
         (["loss.alpha=-0.5"], "loss.alpha=-0.5 is not valid. Allowed: a number >= 0"),
         (["data=imagenet"], "data.root='???' is not valid"),
         (["data=imagenet", "data.root=/no/such/dir"], "data.root=/no/such/dir does not exist"),
-        (["model.name=vae"], "model.name='vae' is not valid. Allowed: mae"),
-        (["model.preset=huge"], "model.preset='huge' is not valid. Allowed: base, large, micro, tiny"),
+        (["model.name=vae"], "model.name='vae' is not valid. Allowed: mae, vqgan"),
+        (["model.preset=huge"], "model.preset='huge' is not valid. Allowed: mage_base, micro, tiny"),
         (["trainer.device=cuda"], "No CUDA device is visible"),
     ],
 )

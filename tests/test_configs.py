@@ -28,16 +28,36 @@ def test_report_config_composes():
     assert list(compose_config("report", ["inputs=[a,b]"]).inputs) == ["a", "b"]
 
 
-@pytest.mark.parametrize("preset", ["micro", "tiny", "base", "large"])
-def test_presets_fill_the_architecture(preset):
-    cfg = compose_config("train", [f"model.preset={preset}"])
+@pytest.mark.parametrize(
+    ("model", "preset", "size"),
+    [
+        ("mae", "micro", 32),
+        ("mae", "tiny", 32),
+        ("mae", "base", 224),
+        ("mae", "large", 224),
+        ("vqgan", "micro", 32),
+        ("vqgan", "tiny", 32),
+        ("vqgan", "mage_base", 256),
+    ],
+)
+def test_presets_fill_the_architecture(model, preset, size):
+    cfg = compose_config("train", [f"model={model}", f"model.preset={preset}"])
     check_config(cfg, "train")
-    assert cfg.model.arch.num_channels == 1 and cfg.model.arch.image_size in (32, 224)
+    assert cfg.model.arch.num_channels == 1 and cfg.model.arch.image_size == size
 
 
 def test_arch_overrides_are_kept_and_unknown_keys_refused():
-    cfg = compose_config("train", ["+model.arch.hidden_size=64"])
+    cfg = compose_config("train", ["model=mae", "+model.arch.hidden_size=64"])
     check_config(cfg, "train")
     assert cfg.model.arch.hidden_size == 64
     with pytest.raises(ConfigError, match=r"model.arch.depth=3.*Allowed: .*hidden_size"):
-        check_config(compose_config("train", ["+model.arch.depth=3"]), "train")
+        check_config(compose_config("train", ["model=mae", "+model.arch.depth=3"]), "train")
+
+
+def test_nested_arch_overrides_merge_key_by_key():
+    cfg = compose_config("train", ["+model.arch.transformer.depth=5"])
+    check_config(cfg, "train")
+    assert cfg.model.name == "vqgan" and cfg.model.arch.transformer.depth == 5
+    assert cfg.model.arch.transformer.hidden_size == 128  # the rest of the tiny preset is kept
+    with pytest.raises(ConfigError, match=r"model.arch.transformer.width=5.*Allowed: .*hidden_size"):
+        check_config(compose_config("train", ["+model.arch.transformer.width=5"]), "train")

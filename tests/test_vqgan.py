@@ -111,6 +111,21 @@ def test_encoder_only_unlearning_leaves_tokenizer_and_decoder_bit_identical():
     assert history["trainable_parameters"] < history["total_parameters"]
 
 
+def test_unlearning_does_not_depend_on_what_ran_before_it():
+    """Dropout draws from the global RNG; unlearning seeds it, so a judge trained first cannot shift the result."""
+    original = make_vqgan()
+    assert any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in original.modules())
+    data = torch.utils.data.TensorDataset(images(8, seed=3), torch.zeros(8))
+    recipe = Recipe(steps=2, batch_size=4, lr=1e-2, betas=(0.9, 0.95), weight_decay=0.0, warmup_steps=0, grad_clip=None)
+    weights, students = [], [copy.deepcopy(original) for _ in range(2)]
+    for global_seed, student in zip((1, 2), students, strict=True):
+        torch.manual_seed(global_seed)
+        args = (L2Noise(1.0, "gaussian"), data, data, center_square(32, 0.5), recipe, torch.device("cpu"))
+        unlearn(student, original, *args, seed=0)
+        weights.append(student.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
 def test_checkpoint_round_trip(tmp_path):
     model = make_vqgan()
     model.save(tmp_path / "g", role="original")

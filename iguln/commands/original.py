@@ -17,7 +17,7 @@ from iguln.data.split import pretrain_indices
 from iguln.errors import MissingArtefactError
 from iguln.io import sha256_file
 from iguln.models.registry import build_generator, weights_key
-from iguln.seeding import make_generator
+from iguln.seeding import make_generator, seed_modules
 from iguln.store import entry_dir
 from iguln.unlearn.engine import fit
 from iguln.unlearn.recipe import read_recipe
@@ -132,6 +132,7 @@ def pretrain_original(job: Job, logger=None) -> Path:
             data, recipe.batch_size, cfg.seed + 10 * i, cfg.trainer.num_workers, device.type == "cuda"
         )
         masks = make_generator(cfg.seed + 5 + 10 * i)
+        seed_modules(cfg.seed + 6 + 10 * i)
 
         def step(stage=stage, batches=batches, masks=masks):
             return stage.loss(next(batches).to(device, non_blocking=True), masks)

@@ -9,7 +9,7 @@ from torch.utils.data import Dataset
 
 from iguln.data.batches import endless_batches
 from iguln.models.generator import Generator
-from iguln.seeding import make_generator
+from iguln.seeding import make_generator, seed_modules
 from iguln.unlearn.engine import fit
 from iguln.unlearn.recipe import Recipe
 
@@ -48,6 +48,7 @@ def unlearn(
     forget_batches = endless_batches(forget, recipe.batch_size, seed + 1, num_workers, pin)
     retain_batches = endless_batches(retain, recipe.batch_size, seed + 2, num_workers, pin)
     noise_generator = make_generator(seed + 3)
+    seed_modules(seed + 6)
     mask = mask.to(device)
 
     def step():
