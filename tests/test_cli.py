@@ -25,7 +25,7 @@ def test_command_help_is_hydra_help_with_groups(command, capsys):
     code, out = run_cli([command, "--help"], capsys)
     assert code == 0 and f"iguln {command}" in out.out
     if command != "report":
-        assert "model: mae" in out.out and "loss: l2_noise" in out.out
+        assert "model: diffusion, mae, vqgan" in out.out and "loss: l2_noise" in out.out
 
 
 def test_unknown_command(capsys):
@@ -36,7 +36,7 @@ def test_unknown_command(capsys):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["model=vae"], "model='vae' is not valid. Allowed: mae, vqgan"),
+        (["model=vae"], "model='vae' is not valid. Allowed: diffusion, mae, vqgan"),
         (["loss=forget_all"], "loss='forget_all' is not valid. Allowed: l2_noise"),
         (["data=mnist"], "data='mnist' is not valid. Allowed: cifar10, fashion_mnist"),
         (["split.forget=[scarf]"], "split.forget='scarf' is not valid. Allowed: tshirt_top, trouser"),
@@ -46,7 +46,7 @@ def test_unknown_command(capsys):
         (["loss.alpha=-0.5"], "loss.alpha=-0.5 is not valid. Allowed: a number >= 0"),
         (["data=imagenet"], "data.root='???' is not valid"),
         (["data=imagenet", "data.root=/no/such/dir"], "data.root=/no/such/dir does not exist"),
-        (["model.name=vae"], "model.name='vae' is not valid. Allowed: mae, vqgan"),
+        (["model.name=vae"], "model.name='vae' is not valid. Allowed: diffusion, mae, vqgan"),
         (["model.preset=huge"], "model.preset='huge' is not valid. Allowed: mage_base, micro, tiny"),
         (["trainer.device=cuda"], "No CUDA device is visible"),
     ],

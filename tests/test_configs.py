@@ -6,6 +6,7 @@ from omegaconf import OmegaConf
 from iguln.cli import options
 from iguln.commands.common import check_config
 from iguln.errors import ConfigError
+from iguln.models.registry import weights_key
 from tests.conftest import compose_config
 
 GROUPS = ["model", "data", "split", "task", "loss", "trainer", "eval", "logger", "experiment", "paths"]
@@ -38,6 +39,9 @@ def test_report_config_composes():
         ("vqgan", "micro", 32),
         ("vqgan", "tiny", 32),
         ("vqgan", "mage_base", 256),
+        ("diffusion", "micro", 32),
+        ("diffusion", "tiny", 32),
+        ("diffusion", "palette", 256),
     ],
 )
 def test_presets_fill_the_architecture(model, preset, size):
@@ -61,3 +65,25 @@ def test_nested_arch_overrides_merge_key_by_key():
     assert cfg.model.arch.transformer.hidden_size == 128  # the rest of the tiny preset is kept
     with pytest.raises(ConfigError, match=r"model.arch.transformer.width=5.*Allowed: .*hidden_size"):
         check_config(compose_config("train", ["+model.arch.transformer.width=5"]), "train")
+
+
+def test_weights_key_leaves_out_generation_settings_and_unset_options():
+    cfg = compose_config("train", [])
+    check_config(cfg, "train")
+    key = weights_key(cfg.model)
+    assert "decode" not in key and "pretrained" not in key and key["arch"]["transformer"]["depth"] == 3
+    changed = compose_config("train", ["model.decode.iterations=2"])
+    check_config(changed, "train")
+    assert weights_key(changed.model) == key
+    pretrained = compose_config("train", ["model.pretrained=/weights/mage.pth"])
+    check_config(pretrained, "train")
+    assert weights_key(pretrained.model)["pretrained"] == "/weights/mage.pth"
+
+
+def test_an_experiment_adds_its_per_family_part_only_for_that_family():
+    vqgan = compose_config("train", ["experiment=demo"])
+    assert vqgan.loss.noise == "constant" and vqgan.model.decode.temperature == 0.25
+    mae = compose_config("train", ["experiment=demo", "model=mae"])
+    assert mae.loss.noise == "gaussian" and mae.trainer.lr == compose_config("train", []).trainer.lr
+    overridden = compose_config("train", ["experiment=demo", "loss.alpha=1.0"])
+    assert overridden.loss.alpha == 1.0  # the command line still wins

@@ -135,3 +135,16 @@ def test_mae_runs_through_the_same_commands(tmp_path):
     assert rec["status"] == "complete" and rec["config"]["model"]["name"] == "mae"
     assert all(isinstance(v, float) for v in metric_values(rec, "unlearned").values())
     assert (outputs / "store" / "original").iterdir().__next__().name.startswith("mae-")
+
+
+def test_diffusion_runs_through_the_same_commands(tmp_path):
+    outputs = tmp_path / "diffusion"
+    iguln(outputs, "pretrain", "pretrain", "model=diffusion")
+    rec = record(iguln(outputs, "train", "train", "model=diffusion"))
+    assert rec["status"] == "complete" and rec["config"]["model"]["name"] == "diffusion"
+    assert rec["generation"] == {"sample_steps": 3}
+    assert all(isinstance(v, float) for v in metric_values(rec, "unlearned").values())
+    assert rec["unlearning"]["trainable_parameters"] < rec["unlearning"]["total_parameters"]
+    assert (outputs / "store" / "original").iterdir().__next__().name.startswith("diffusion-")
+    evaluated = record(iguln(outputs, "eval", "eval", "model=diffusion", f"checkpoint={outputs}/runs/train/unlearned"))
+    assert metric_values(evaluated, "unlearned") == metric_values(rec, "unlearned")  # the same seeded sampling

@@ -78,3 +78,36 @@ def random_cells(batch: int, length: int, count: int, generator: torch.Generator
     """Training masks: `count` of `length` cells chosen at random per image, [batch, length] bool."""
     ranks = torch.rand(batch, length, generator=generator).argsort(1).argsort(1)
     return ranks >= length - count
+
+
+def brush_strokes(batch: int, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Irregular training masks (Palette's "free-form" kind): 1-3 strokes per image, each a random walk of 6
+    segments, drawn with a square brush size/16 to size/8 px wide (one width per batch): [batch, 1, size, size]."""
+    strokes, segments, per_segment = 3, 6, 2 * size // 8 + 2
+    start = torch.rand(batch, strokes, 1, 2, generator=generator) * size
+    angle = torch.rand(batch, strokes, segments, generator=generator) * 2 * torch.pi
+    length = (0.1 + 0.2 * torch.rand(batch, strokes, segments, generator=generator)) * size
+    steps = torch.stack([torch.sin(angle), torch.cos(angle)], -1) * length[..., None]
+    vertices = torch.cat([start, start + steps.cumsum(2)], 2).clamp(0, size - 1)  # [B, S, V + 1, 2]
+    weights = torch.linspace(0, 1, per_segment).view(1, 1, 1, -1, 1)
+    points = torch.lerp(vertices[:, :, :-1, None], vertices[:, :, 1:, None], weights).round().long()
+    active = torch.arange(strokes).view(1, strokes) < torch.randint(1, strokes + 1, (batch, 1), generator=generator)
+    points = points.flatten(2, 3)  # [B, S, P, 2]
+    index = (points[..., 0] * size + points[..., 1]).masked_fill(~active[..., None], size * size).flatten(1)
+    canvas = torch.zeros(batch, size * size + 1).scatter_(1, index, 1.0)[:, :-1].view(batch, 1, size, size)
+    radius = max(1, int(size / 32 + torch.rand(1, generator=generator) * size / 32))
+    return torch.nn.functional.max_pool2d(canvas, 2 * radius + 1, stride=1, padding=radius)
+
+
+def hybrid_masks(batch: int, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Palette-style "hybrid" training masks, one kind per image: a random box (40 %), brush strokes (40 %), or a
+    border of random width up to a quarter of the side (20 %, for outpainting): [batch, 1, size, size]."""
+    kind = torch.rand(batch, generator=generator)
+    boxes = random_rectangles(batch, size, generator).view(batch, 1, size, size).float()
+    strokes = brush_strokes(batch, size, generator)
+    widths = torch.randint(1, max(2, size // 4 + 1), (batch, 1, 1, 1), generator=generator)
+    index = torch.arange(size).view(1, 1, size, 1)
+    inner_rows = (index >= widths) & (index < size - widths)
+    borders = 1.0 - (inner_rows & inner_rows.transpose(2, 3)).float()
+    kind = kind.view(batch, 1, 1, 1)
+    return torch.where(kind < 0.4, boxes, torch.where(kind < 0.8, strokes, borders))

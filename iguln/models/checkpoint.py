@@ -37,7 +37,7 @@ def save_generator(generator, path: str | Path, **manifest: Any) -> dict:
 
 
 def load_generator(path: str | Path, device: str = "cpu"):
-    """(generator, manifest) from a folder written by save_generator; checks the weights' sha256 first."""
+    """(generator in eval mode, manifest) from a folder written by save_generator; checks the weights' sha256 first."""
     from iguln.models.registry import FAMILIES
 
     path = Path(path)
@@ -60,4 +60,4 @@ def load_generator(path: str | Path, device: str = "cpu"):
         raise MissingArtefactError(f"{path / CONFIG}: unknown family {spec.get('family')!r}; known: {sorted(FAMILIES)}")
     generator = FAMILIES[spec["family"]](spec["arch"], **spec.get("options", {}))
     load_model(generator, str(path / WEIGHTS), strict=True, device=device)
-    return generator, manifest
+    return generator.eval(), manifest

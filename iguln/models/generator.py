@@ -76,9 +76,22 @@ class Generator(nn.Module):
         """The module(s) the paper's method fine-tunes; everything else stays frozen in encoder-only methods."""
         raise NotImplementedError
 
-    def encode(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
-        """Encoder features of masked images x [B, C, H, W] (what the L2 losses compare)."""
+    def encode(self, x: torch.Tensor, mask: torch.Tensor, probe: Any = None) -> torch.Tensor | list[torch.Tensor]:
+        """Encoder features of masked images x [B, C, H, W] (what the L2 losses compare). `probe` is the random
+        part of the encoder's input where it has one (see encode_probe); student and teacher get the same."""
         raise NotImplementedError
+
+    def encode_probe(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Any:
+        """One draw of the randomness encode() needs besides x [B, C, H, W] (diffusion: a noise level and noise),
+        so that a student and its teacher can see the same input. None for a deterministic encoder."""
+        return None
+
+    def forget_target(
+        self, x: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, probe: Any = None
+    ) -> torch.Tensor | list[torch.Tensor]:
+        """The teacher's features that forget images x are mapped towards: by default those of the noise image
+        (the paper's E0(n)); a family whose method builds the target differently overrides this."""
+        return self.encode(noise, mask, probe)
 
     def generate(self, x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Fill the masked region of x: [B, C, H, W] in [-1, 1]; unmasked pixels are returned unchanged."""

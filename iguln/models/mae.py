@@ -109,7 +109,7 @@ class MAE(Generator):
 
     # -- the interface ----------------------------------------------------------------------------------------
 
-    def encode(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, mask: torch.Tensor, probe=None) -> torch.Tensor:
         """ViT features of the visible patches: [B, 1 + L_visible, hidden] (class token first)."""
         with self._masked(self.patch_mask(mask, x.shape[0])) as noise:
             return self.net.vit(pixel_values=x, noise=noise).last_hidden_state

@@ -7,11 +7,12 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from iguln.errors import ConfigError
+from iguln.models.diffusion import Diffusion
 from iguln.models.generator import Generator
 from iguln.models.mae import MAE
 from iguln.models.vqgan import VQGAN
 
-FAMILIES: dict[str, type[Generator]] = {VQGAN.family: VQGAN, MAE.family: MAE}
+FAMILIES: dict[str, type[Generator]] = {VQGAN.family: VQGAN, MAE.family: MAE, Diffusion.family: Diffusion}
 
 
 def family_of(name: str) -> type[Generator]:
@@ -64,6 +65,8 @@ def configure_generation(generator: Generator, cfg: DictConfig) -> None:
 
 
 def weights_key(cfg: DictConfig) -> dict[str, Any]:
-    """The part of a resolved `model` config that decides the trained weights (generation settings left out)."""
+    """The part of a resolved `model` config that decides the trained weights: generation settings are left out,
+    and so are top-level keys set to null, so that a new optional setting does not orphan existing originals."""
     values = OmegaConf.to_container(cfg, resolve=True)
-    return {k: v for k, v in values.items() if k not in family_of(cfg.name).generation}
+    generation = family_of(cfg.name).generation
+    return {k: v for k, v in values.items() if k not in generation and v is not None}

@@ -3,7 +3,9 @@
     L = ||E(x_r) - E0(x_r)||^2 + alpha * ||E(x_f) - E0(n)||^2
 
 E is the student encoder, E0 the frozen teacher (a copy of the original encoder), n a noise image; student and
-teacher see the same task mask. Only the encoder is trained.
+teacher see the same task mask (and, for an encoder with random inputs such as diffusion's noise level, the same
+draw). The teacher's forget target comes from the family (`forget_target`): E0(n) by default; for diffusion the
+forget image's context with pure noise in the masked region. Only the encoder is trained.
 """
 
 from __future__ import annotations
@@ -41,10 +43,11 @@ class L2Noise:
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """forget, retain: [B, C, H, W] in [-1, 1]; mask [1, 1, H, W]. Returns (L, {"retain": ..., "forget": ...})."""
         noise = make_noise(forget, self.noise, generator)
+        probe_r, probe_f = student.encode_probe(retain, generator), student.encode_probe(forget, generator)
         with torch.no_grad():
-            retain_target = teacher.encode(retain, mask)
-            forget_target = teacher.encode(noise, mask)
-        retain_term = feature_mse(student.encode(retain, mask), retain_target)
-        forget_term = feature_mse(student.encode(forget, mask), forget_target)
+            retain_target = teacher.encode(retain, mask, probe_r)
+            forget_target = teacher.forget_target(forget, noise, mask, probe_f)
+        retain_term = feature_mse(student.encode(retain, mask, probe_r), retain_target)
+        forget_term = feature_mse(student.encode(forget, mask, probe_f), forget_target)
         loss = retain_term + self.alpha * forget_term
         return loss, {"retain": float(retain_term.detach()), "forget": float(forget_term.detach())}

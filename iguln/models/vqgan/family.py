@@ -17,14 +17,10 @@ from iguln.models.generator import Generator, Stage
 from iguln.models.vqgan.decoding import iterative_fill
 from iguln.models.vqgan.discriminator import PatchDiscriminator, hinge_discriminator_loss
 from iguln.models.vqgan.perceptual import load_perceptual, perceptual_distance
-from iguln.models.vqgan.reference import (
-    mage_transformer_state,
-    maskgit_tokenizer_state,
-    read_weights,
-    split_mage_checkpoint,
-)
+from iguln.models.vqgan.reference import mage_transformer_state, maskgit_tokenizer_state, split_mage_checkpoint
 from iguln.models.vqgan.tokenizer import Tokenizer
 from iguln.models.vqgan.transformer import TokenTransformer
+from iguln.models.weights import read_weights
 
 PERCEPTUAL = ("auto", "on", "off")
 
@@ -144,7 +140,7 @@ class VQGAN(Generator):
 
     # -- the interface ----------------------------------------------------------------------------------------
 
-    def encode(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, mask: torch.Tensor, probe=None) -> torch.Tensor:
         """Encoder token features [B, L+1, hidden] (class token first) of x's tokens, masked tokens hidden."""
         tokens = self.tokenizer.encode_indices(x)
         return self.transformer.encode(tokens, self.token_mask(mask, x.shape[0]).to(tokens.device))

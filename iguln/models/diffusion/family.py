@@ -1,0 +1,144 @@
+"""The diffusion family (Palette, as in the paper): a conditional UNet that denoises the masked region given the
+masked image. Encoder for unlearning: conv_in + the down blocks + the middle block; the noise-level MLP and the
+up path stay frozen.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from iguln.data.masks import hybrid_masks
+from iguln.errors import ConfigError
+from iguln.models.diffusion.reference import palette_unet_state
+from iguln.models.diffusion.sampler import condition, ddim_fill
+from iguln.models.diffusion.schedule import linear_gammas, training_gammas
+from iguln.models.diffusion.unet import build_unet, encoder_features, predict_noise
+from iguln.models.generator import Generator
+from iguln.models.weights import read_weights
+
+
+def _arch(image_size, inner, mults, res_blocks, attn_res, head_channels, groups, dropout) -> dict:
+    return {
+        "image_size": image_size,
+        "inner_channel": inner,
+        "channel_mults": list(mults),
+        "res_blocks": res_blocks,
+        "attn_res": list(attn_res),
+        "num_head_channels": head_channels,
+        "norm_num_groups": groups,
+        "dropout": dropout,
+    }
+
+
+def diffusion_micro() -> dict:
+    """A few thousand parameters: tests only."""
+    return _arch(32, 8, (1, 2), 1, (2,), 8, 4, 0.0)
+
+
+def diffusion_tiny() -> dict:
+    """32 px, widths 16/32/64, attention at 8 px (and in the middle block): 0.79 M parameters for a 2-core CPU."""
+    return _arch(32, 16, (1, 2, 4), 1, (4,), 32, 8, 0.0)
+
+
+def diffusion_palette() -> dict:
+    """Palette's inpainting UNet at 256 px: 64 channels, multipliers 1,2,4,8, two ResBlocks per level, 32-channel
+    heads; attn_res [16] as in its configs (with four levels only the middle block has attention)."""
+    return _arch(256, 64, (1, 2, 4, 8), 2, (16,), 32, 32, 0.2)
+
+
+class Diffusion(Generator):
+    family = "diffusion"
+    options = ("schedule",)
+    generation = ("sample_steps",)
+    presets = {"micro": diffusion_micro(), "tiny": diffusion_tiny(), "palette": diffusion_palette()}
+
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        steps = cfg.sample_steps
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+            raise ConfigError("model.sample_steps", steps, "a positive integer")
+        total = cfg.schedule.steps
+        if not isinstance(total, int) or isinstance(total, bool) or total < 2:
+            raise ConfigError("model.schedule.steps", total, "an integer >= 2")
+        for key in ("beta_start", "beta_end"):
+            value = cfg.schedule[key]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
+                raise ConfigError(f"model.schedule.{key}", value, "a number in (0, 1)")
+        if cfg.schedule.beta_start > cfg.schedule.beta_end:
+            raise ConfigError("model.schedule.beta_start", cfg.schedule.beta_start, "at most model.schedule.beta_end")
+
+    def __init__(self, arch: dict, schedule: dict):
+        super().__init__(arch, schedule=schedule)
+        self.unet = build_unet(arch)
+        self.register_buffer("gammas", linear_gammas(schedule["steps"], schedule["beta_start"], schedule["beta_end"]))
+        self.generation_values = {"sample_steps": 25}
+
+    @property
+    def encoder(self) -> nn.Module:
+        return nn.ModuleList([self.unet.conv_in, self.unet.down_blocks, self.unet.mid_block])
+
+    def _noisy_input(self, x: torch.Tensor, mask: torch.Tensor, probe: dict) -> torch.Tensor:
+        """UNet input [B, 2C, H, W]: the condition, and x noised to the probe's level inside the mask."""
+        gamma = probe["gamma"].view(-1, 1, 1, 1)
+        noisy = gamma.sqrt() * x + (1 - gamma).sqrt() * probe["noise"]
+        return torch.cat([condition(x, mask, probe["hole"]), x * (1 - mask) + mask * noisy], 1)
+
+    # -- the interface ----------------------------------------------------------------------------------------
+
+    def encode_probe(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        """One draw of what encode() needs besides the image: a noise level per image (Palette's training
+        distribution), the noise that corrupts the hole, and the noise of the condition's hole."""
+        shape = x.shape
+        return {
+            "gamma": training_gammas(self.gammas.cpu(), shape[0], generator).to(x.device, x.dtype),
+            "noise": torch.randn(shape, generator=generator).to(x.device, x.dtype),
+            "hole": torch.randn(shape, generator=generator).to(x.device, x.dtype),
+        }
+
+    def encode(self, x: torch.Tensor, mask: torch.Tensor, probe: dict | None = None) -> list[torch.Tensor]:
+        """Feature maps of the down blocks and the middle block for x [B, C, H, W] noised at the probe's levels
+        (a fresh probe from the global RNG when none is given)."""
+        probe = probe if probe is not None else self.encode_probe(x)
+        return encoder_features(self.unet, self._noisy_input(x, mask, probe), probe["gamma"])[0]
+
+    def forget_target(self, x: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, probe: dict | None = None):
+        """The teacher's features for a forget image: the context kept, pure N(0, I) noise (the probe's) in the
+        masked region of the noisy image, as in the paper's diffusion code; the noise image n is not used."""
+        probe = probe if probe is not None else self.encode_probe(x)
+        sample = self._noisy_input(x, mask, probe)
+        channels = x.shape[1]
+        noisy = x * (1 - mask) + mask * probe["noise"]
+        sample = torch.cat([sample[:, :channels], noisy], 1)
+        return encoder_features(self.unet, sample, probe["gamma"])[0]
+
+    def generate(self, x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """DDIM fill in model.sample_steps steps; unmasked pixels are x's own."""
+        out = ddim_fill(
+            lambda s, g: predict_noise(self.unet, s, g),
+            x,
+            mask,
+            self.gammas,
+            self.generation_values["sample_steps"],
+            generator,
+        )
+        return torch.where(mask.bool().expand_as(x), out, x)
+
+    def native_loss(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Palette's objective: MSE between the noise and its estimate inside the mask. mask=None: hybrid masks."""
+        if mask is None:
+            mask = hybrid_masks(x.shape[0], x.shape[-1], generator).to(x.device)
+        mask = mask.expand(x.shape[0], 1, *x.shape[2:]).to(x.dtype)
+        probe = self.encode_probe(x, generator)
+        eps = predict_noise(self.unet, self._noisy_input(x, mask, probe), probe["gamma"])
+        return F.mse_loss(mask * eps.float(), mask * probe["noise"].float())
+
+    def load_pretrained(self, cfg) -> dict:
+        """Palette's released network (e.g. 16_Network.pth) through the key map in reference.py; returns
+        {part: file}."""
+        state = palette_unet_state(read_weights(cfg.pretrained, "model.pretrained"), self.arch, "model.pretrained")
+        self.unet.load_state_dict(state)
+        return {"unet": str(cfg.pretrained)}
