@@ -21,5 +21,22 @@ class ConfigError(Exception):
         super().__init__(message)
 
 
+def positive_int(key: str, value: object) -> int:
+    """value if it is an integer >= 1 (not a bool); else a ConfigError naming `key`."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(key, value, "a positive integer")
+    return value
+
+
+def number_in(key: str, value: object, low: float, high: float, open_ends: bool = False) -> float:
+    """value if it is a number in [low, high] ((low, high) with open_ends); else a ConfigError naming `key`."""
+    inside = isinstance(value, (int, float)) and not isinstance(value, bool)
+    inside = inside and (low < value < high if open_ends else low <= value <= high)
+    if not inside:
+        left, right = "()" if open_ends else "[]"
+        raise ConfigError(key, value, f"a number in {left}{low}, {high}{right}")
+    return float(value)
+
+
 class MissingArtefactError(Exception):
     """Something the job needs (data, an original model, weights) is not there; the message says how to get it."""

@@ -23,3 +23,28 @@ def compose_config(config_name: str = "train", overrides: list[str] | None = Non
 @pytest.fixture
 def compose_cfg():
     return compose_config
+
+
+def unlearn_a_copy(original, steps: int = 2, global_seed: int | None = None):
+    """l2_noise unlearning (alpha 1, Gaussian noise, centre mask) of a deep copy of `original` on 8 random 32 px
+    images used as both sets. Returns (student, history, names of the tensors that changed)."""
+    import copy
+
+    import torch
+
+    from iguln.data.masks import center_square
+    from iguln.unlearn.l2_noise import L2Noise
+    from iguln.unlearn.recipe import Recipe
+    from iguln.unlearn.unlearning import unlearn
+
+    student = copy.deepcopy(original)
+    before = {k: v.clone() for k, v in student.state_dict().items()}
+    x = torch.rand(8, 1, 32, 32, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    data = torch.utils.data.TensorDataset(x, torch.zeros(8))
+    recipe = Recipe(steps, batch_size=4, lr=1e-2, betas=(0.9, 0.95), weight_decay=0.0, warmup_steps=0, grad_clip=None)
+    if global_seed is not None:
+        torch.manual_seed(global_seed)
+    mask, device = center_square(32, 0.5), torch.device("cpu")
+    history = unlearn(student, original, L2Noise(1.0, "gaussian"), data, data, mask, recipe, device, seed=0)
+    after = student.state_dict()
+    return student, history, {k for k in before if not torch.equal(before[k], after[k])}

@@ -87,3 +87,23 @@ def test_an_experiment_adds_its_per_family_part_only_for_that_family():
     assert mae.loss.noise == "gaussian" and mae.trainer.lr == compose_config("train", []).trainer.lr
     overridden = compose_config("train", ["experiment=demo", "loss.alpha=1.0"])
     assert overridden.loss.alpha == 1.0  # the command line still wins
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.sample_steps=0", "model.sample_steps=0 is not valid. Allowed: a positive integer"),
+        ("model.schedule.beta_end=2", r"model.schedule.beta_end=2 is not valid. Allowed: a number in \(0.0, 1.0\)"),
+        ("model.schedule.steps=1", "model.schedule.steps=1 is not valid. Allowed: an integer >= 2"),
+    ],
+)
+def test_diffusion_options_are_checked(override, message):
+    with pytest.raises(ConfigError, match=message):
+        check_config(compose_config("train", ["model=diffusion", override]), "train")
+
+
+def test_vqgan_options_are_checked():
+    with pytest.raises(ConfigError, match=r"model.decode.temperature=0 is not valid. Allowed: a number in \[0.001"):
+        check_config(compose_config("train", ["model.decode.temperature=0"]), "train")
+    with pytest.raises(ConfigError, match="model.decode.iterations=0 is not valid. Allowed: a positive integer"):
+        check_config(compose_config("train", ["model.decode.iterations=0"]), "train")

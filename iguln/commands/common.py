@@ -16,7 +16,7 @@ from iguln.data.masks import task_mask
 from iguln.data.source import ImageSource
 from iguln.data.sources import check_data_config, load_source
 from iguln.data.split import SETS, Split, make_split
-from iguln.errors import ConfigError
+from iguln.errors import ConfigError, positive_int
 from iguln.loggers import check_logger
 from iguln.metrics.backbones import Backbone, check_backbone_name, clip_backbone, domain_backbone, inception_backbone
 from iguln.metrics.judge import load_or_train_judge
@@ -62,9 +62,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def _positive(cfg: DictConfig, key: str, where: str) -> None:
-    value = cfg[key]
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{where}.{key}", value, "a positive integer")
+    positive_int(f"{where}.{key}", cfg[key])
 
 
 def check_config(cfg: DictConfig, command: str) -> None:

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 from omegaconf import DictConfig
 
-from iguln.errors import ConfigError
+from iguln.errors import ConfigError, positive_int
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,7 @@ class Recipe:
 
 
 def _positive_int(cfg: DictConfig, key: str, where: str) -> int:
-    value = cfg[key]
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{where}.{key}", value, "a positive integer")
-    return value
+    return positive_int(f"{where}.{key}", cfg[key])
 
 
 def _number(cfg: DictConfig, key: str, where: str, low: float, strict: bool) -> float:

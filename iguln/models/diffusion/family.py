@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from iguln.data.masks import hybrid_masks
-from iguln.errors import ConfigError
+from iguln.errors import ConfigError, number_in, positive_int
 from iguln.models.diffusion.reference import palette_unet_state
 from iguln.models.diffusion.sampler import condition, ddim_fill
 from iguln.models.diffusion.schedule import linear_gammas, training_gammas
@@ -56,16 +56,11 @@ class Diffusion(Generator):
 
     @classmethod
     def check_config(cls, cfg) -> None:
-        steps = cfg.sample_steps
-        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-            raise ConfigError("model.sample_steps", steps, "a positive integer")
-        total = cfg.schedule.steps
-        if not isinstance(total, int) or isinstance(total, bool) or total < 2:
-            raise ConfigError("model.schedule.steps", total, "an integer >= 2")
+        positive_int("model.sample_steps", cfg.sample_steps)
+        if positive_int("model.schedule.steps", cfg.schedule.steps) < 2:
+            raise ConfigError("model.schedule.steps", cfg.schedule.steps, "an integer >= 2")
         for key in ("beta_start", "beta_end"):
-            value = cfg.schedule[key]
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
-                raise ConfigError(f"model.schedule.{key}", value, "a number in (0, 1)")
+            number_in(f"model.schedule.{key}", cfg.schedule[key], 0.0, 1.0, open_ends=True)
         if cfg.schedule.beta_start > cfg.schedule.beta_end:
             raise ConfigError("model.schedule.beta_start", cfg.schedule.beta_start, "at most model.schedule.beta_end")
 
@@ -79,10 +74,11 @@ class Diffusion(Generator):
     def encoder(self) -> nn.Module:
         return nn.ModuleList([self.unet.conv_in, self.unet.down_blocks, self.unet.mid_block])
 
-    def _noisy_input(self, x: torch.Tensor, mask: torch.Tensor, probe: dict) -> torch.Tensor:
-        """UNet input [B, 2C, H, W]: the condition, and x noised to the probe's level inside the mask."""
+    def _noisy_input(self, x: torch.Tensor, mask: torch.Tensor, probe: dict, pure_noise: bool = False) -> torch.Tensor:
+        """UNet input [B, 2C, H, W]: the condition, and x noised to the probe's level inside the mask (or, with
+        pure_noise, the probe's noise alone there)."""
         gamma = probe["gamma"].view(-1, 1, 1, 1)
-        noisy = gamma.sqrt() * x + (1 - gamma).sqrt() * probe["noise"]
+        noisy = probe["noise"] if pure_noise else gamma.sqrt() * x + (1 - gamma).sqrt() * probe["noise"]
         return torch.cat([condition(x, mask, probe["hole"]), x * (1 - mask) + mask * noisy], 1)
 
     # -- the interface ----------------------------------------------------------------------------------------
@@ -107,10 +103,7 @@ class Diffusion(Generator):
         """The teacher's features for a forget image: the context kept, pure N(0, I) noise (the probe's) in the
         masked region of the noisy image, as in the paper's diffusion code; the noise image n is not used."""
         probe = probe if probe is not None else self.encode_probe(x)
-        sample = self._noisy_input(x, mask, probe)
-        channels = x.shape[1]
-        noisy = x * (1 - mask) + mask * probe["noise"]
-        sample = torch.cat([sample[:, :channels], noisy], 1)
+        sample = self._noisy_input(x, mask, probe, pure_noise=True)
         return encoder_features(self.unet, sample, probe["gamma"])[0]
 
     def generate(self, x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -139,6 +132,7 @@ class Diffusion(Generator):
     def load_pretrained(self, cfg) -> dict:
         """Palette's released network (e.g. 16_Network.pth) through the key map in reference.py; returns
         {part: file}."""
-        state = palette_unet_state(read_weights(cfg.pretrained, "model.pretrained"), self.arch, "model.pretrained")
+        reference = read_weights(cfg.pretrained, "model.pretrained")
+        state = palette_unet_state(reference, self.arch, "model.pretrained", self.unet.state_dict())
         self.unet.load_state_dict(state)
         return {"unet": str(cfg.pretrained)}

@@ -13,6 +13,8 @@ the output norm and convolution. Attention's fused `qkv` (a 1-D convolution, [3C
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 
 from iguln.models.diffusion.unet import build_unet
@@ -94,13 +96,14 @@ def _convert(name: str, tensor: torch.Tensor, modules: dict, head_channels: int)
     return {}
 
 
-def palette_names(arch: dict) -> set[str]:
-    """Every tensor name a Palette UNet of `arch` has (without the `denoise_fn.` prefix)."""
-    inverse = {}
-    for palette, (target, kind) in module_map(arch).items():
-        inverse[target] = (palette, kind)
+def palette_names(arch: dict, unet_names: Iterable[str] | None = None) -> set[str]:
+    """Every tensor name a Palette UNet of `arch` has (without the `denoise_fn.` prefix); `unet_names` are the
+    names of iguln's UNet for `arch` (built here when not given)."""
+    inverse = {target: (palette, kind) for palette, (target, kind) in module_map(arch).items()}
     names = set()
-    for name in build_unet({**arch, "num_channels": arch.get("num_channels", 3)}).state_dict():
+    if unet_names is None:
+        unet_names = build_unet({**arch, "num_channels": arch.get("num_channels", 3)}).state_dict()
+    for name in unet_names:
         for target, (palette, kind) in inverse.items():
             if not name.startswith(target + "."):
                 continue
@@ -115,10 +118,13 @@ def palette_names(arch: dict) -> set[str]:
     return names
 
 
-def palette_unet_state(state: dict[str, torch.Tensor], arch: dict, key: str) -> dict[str, torch.Tensor]:
+def palette_unet_state(
+    state: dict[str, torch.Tensor], arch: dict, key: str, target: dict[str, torch.Tensor] | None = None
+) -> dict[str, torch.Tensor]:
     """A Palette checkpoint's state dict (`denoise_fn.` / `module.` prefixes allowed; schedule buffers and a
-    teacher copy ignored) -> the state dict of `build_unet(arch)`. Missing or unknown keys, or tensors of the
-    wrong shape, raise a MissingArtefactError listing them."""
+    teacher copy ignored) -> the state dict of `build_unet(arch)`, whose own state dict `target` is (built here
+    when not given). Missing or unknown keys, or tensors of the wrong shape, raise a MissingArtefactError."""
+    target = target if target is not None else build_unet(arch).state_dict()
     unet_state = {}
     for name, tensor in state.items():
         name = name.removeprefix("module.")
@@ -128,11 +134,10 @@ def palette_unet_state(state: dict[str, torch.Tensor], arch: dict, key: str) -> 
             unet_state[name.removeprefix("denoise_fn.")] = tensor
         elif "." in name:  # a bare UNet state dict
             unet_state[name] = tensor
-    check_keys(set(unet_state), palette_names(arch), set(), f"{key}: the Palette network")
+    check_keys(set(unet_state), palette_names(arch, target), set(), f"{key}: the Palette network")
     modules, converted = module_map(arch), {}
     for name, tensor in unet_state.items():
         converted |= _convert(name, tensor, modules, arch["num_head_channels"])
-    target = build_unet(arch).state_dict()
     check_keys(set(converted), set(target), set(), f"{key}: the converted Palette network")
     check_shapes(converted, target, f"{key}: the Palette network")
     return converted

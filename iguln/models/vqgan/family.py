@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from iguln.data.masks import coarse_mask, random_cells, random_rectangles
-from iguln.errors import ConfigError, MissingArtefactError
+from iguln.errors import ConfigError, MissingArtefactError, number_in, positive_int
 from iguln.models.generator import Generator, Stage
 from iguln.models.vqgan.decoding import iterative_fill
 from iguln.models.vqgan.discriminator import PatchDiscriminator, hinge_discriminator_loss
@@ -99,15 +99,11 @@ class VQGAN(Generator):
     @classmethod
     def check_config(cls, cfg) -> None:
         def number(key: str, value, low: float, high: float) -> None:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
-            if not ok:
-                raise ConfigError(f"model.{key}", value, f"a number in [{low}, {high}]")
+            number_in(f"model.{key}", value, low, high)
 
         if cfg.tokenizer.perceptual not in PERCEPTUAL:
             raise ConfigError("model.tokenizer.perceptual", cfg.tokenizer.perceptual, PERCEPTUAL)
-        iterations = cfg.decode.iterations
-        if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1:
-            raise ConfigError("model.decode.iterations", iterations, "a positive integer")
+        positive_int("model.decode.iterations", cfg.decode.iterations)
         number("decode.temperature", cfg.decode.temperature, 1e-3, 1e3)
         number("decode.choice_temperature", cfg.decode.choice_temperature, 0.0, 1e3)
         number("mask_ratio.min", cfg.mask_ratio.min, 1e-3, 1.0)
