@@ -30,3 +30,9 @@ def write_record(run_dir: str | Path, record: dict) -> Path:
     path = Path(run_dir) / RECORD
     atomic_write_json(path, record)
     return path
+
+
+def failure_record(record: dict, err: BaseException, timings: dict | None = None) -> dict:
+    """The record of a job that stopped with `err`: status "failed" (or "interrupted"), the error, its timings."""
+    status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+    return {**record, "status": status, "error": f"{type(err).__name__}: {err}", "timings_s": timings or {}}

@@ -25,9 +25,9 @@ def compose_cfg():
     return compose_config
 
 
-def unlearn_a_copy(original, steps: int = 2, global_seed: int | None = None):
-    """l2_noise unlearning (alpha 1, Gaussian noise, centre mask) of a deep copy of `original` on 8 random 32 px
-    images used as both sets. Returns (student, history, names of the tensors that changed)."""
+def unlearn_a_copy(original, steps: int = 2, global_seed: int | None = None, loss=None):
+    """Unlearning with `loss` (default l2_noise, alpha 1, Gaussian noise; centre mask) of a deep copy of `original`
+    on 8 random 32 px images used as both sets. Returns (student, history, names of the tensors that changed)."""
     import copy
 
     import torch
@@ -45,6 +45,7 @@ def unlearn_a_copy(original, steps: int = 2, global_seed: int | None = None):
     if global_seed is not None:
         torch.manual_seed(global_seed)
     mask, device = center_square(32, 0.5), torch.device("cpu")
-    history = unlearn(student, original, L2Noise(1.0, "gaussian"), data, data, mask, recipe, device, seed=0)
+    loss = loss or L2Noise(1.0, "gaussian")
+    history = unlearn(student, original, loss, data, data, mask, recipe, device, seed=0)
     after = student.state_dict()
     return student, history, {k for k in before if not torch.equal(before[k], after[k])}

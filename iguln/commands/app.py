@@ -1,19 +1,40 @@
-"""Hydra apps: one per command, with user errors printed as one line and exit status 2 (no traceback)."""
+"""Hydra apps: one per command, with user errors printed as one line and exit status 2 (no traceback).
+
+Whatever stops a job, its run dir ends with a result record that says so (status "failed", the error). In a
+sweep (-m), a failed job is left to Hydra, which goes on with the next job and reports the failures at the end.
+"""
 
 from __future__ import annotations
 
 import functools
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
 from iguln.errors import ConfigError, MissingArtefactError
+from iguln.record import RECORD, failure_record, write_record
 
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 USER_ERROR_STATUS = 2
+
+
+def _record_failure(command: str, cfg: DictConfig, err: BaseException) -> None:
+    """Write a failure record into the run dir unless the command already wrote one."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if (run_dir / RECORD).is_file():
+        return
+    try:
+        config = OmegaConf.to_container(cfg, resolve=True)
+    except Exception:  # an unresolvable config is itself the error
+        config = OmegaConf.to_container(cfg, resolve=False)
+    record = {"command": command, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": config}
+    write_record(run_dir, failure_record(record, err))
 
 
 def hydra_app(config_name: str, run: Callable[[DictConfig], object]) -> Callable[[], None]:
@@ -23,8 +44,14 @@ def hydra_app(config_name: str, run: Callable[[DictConfig], object]) -> Callable
     def task(cfg: DictConfig) -> None:
         try:
             run(cfg)
-        except (ConfigError, MissingArtefactError) as err:
+        except BaseException as err:
+            if not isinstance(err, SystemExit):
+                _record_failure(config_name, cfg, err)
+            if not isinstance(err, (ConfigError, MissingArtefactError)):
+                raise
             print(f"iguln {config_name}: error: {err}", file=sys.stderr)
+            if HydraConfig.get().mode == RunMode.MULTIRUN:
+                raise  # Hydra records the job as failed and goes on with the sweep
             sys.exit(USER_ERROR_STATUS)
 
     return hydra.main(config_path=CONF_DIR, config_name=config_name, version_base="1.3")(task)

@@ -22,7 +22,7 @@ from iguln.metrics.backbones import Backbone, check_backbone_name, clip_backbone
 from iguln.metrics.judge import load_or_train_judge
 from iguln.models.registry import family_of, resolve_model_config
 from iguln.seeding import seed_everything
-from iguln.unlearn.losses import build_loss
+from iguln.unlearn.losses import check_loss
 from iguln.unlearn.recipe import read_recipe
 
 log = logging.getLogger("iguln")
@@ -85,7 +85,7 @@ def check_config(cfg: DictConfig, command: str) -> None:
     _positive(cfg.eval, "is_splits", "eval")
     _positive(cfg.trainer, "log_every", "trainer")
     if command == "train":
-        build_loss(cfg.loss)
+        check_loss(cfg.loss)
     check_backbone_name(cfg.eval)
     check_logger(cfg.logger)
     if cfg.trainer.precision not in PRECISIONS:

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from iguln.commands.app import hydra_app
 from iguln.commands.common import load_backbone, prepare
 from iguln.commands.original import ensure_original
-from iguln.commands.train import score_both
+from iguln.commands.scoring import score_models
 from iguln.errors import ConfigError
 from iguln.models.checkpoint import CONFIG, load_generator
 from iguln.models.registry import configure_generation
@@ -52,7 +52,8 @@ def run(cfg: DictConfig) -> None:
     record["models"][role] = {"path": str(path), "sha256": manifest["sha256"]}
     record["generation"] = generator.generation_values
     backbone = load_backbone(job)
-    record["metrics"] = score_both(job, backbone, {role: generator})
+    stored = manifest["sha256"] if role in ("original", "retrain") else None
+    record["metrics"], record["features_reused"] = score_models(job, backbone, {role: (generator, stored)})
     job.timings["total"] = round(time.perf_counter() - started, 3)
     record.update(status="complete", timings_s=job.timings)
     out = write_record(job.run_dir, record)

@@ -38,10 +38,30 @@ def data_identity(job: Job) -> dict:
     return {**identity, "image_size": job.source.image_size}
 
 
+def original_classes(job: Job) -> list[int]:
+    """What an original generator trained here learns from: every class of the data set, as a released model would."""
+    return list(range(len(job.source.classes)))
+
+
+def retrain_classes(job: Job) -> list[int]:
+    """What the Retrain reference learns from: the original's classes except the forget classes."""
+    return [c for c in original_classes(job) if c not in job.split.classes["forget"]]
+
+
+def trained_key(job: Job, classes: list[int]) -> dict:
+    """What a generator trained here depends on: the model config (architecture, training options, recipes; not
+    generation settings), the data, the classes and the seed."""
+    return {
+        "model": weights_key(job.cfg.model),
+        "data": data_identity(job),
+        "classes": sorted(classes),
+        "seed": job.cfg.seed,
+    }
+
+
 def original_key(job: Job) -> dict:
-    """What the original generator depends on: the model config (architecture, training options, recipes; not
-    generation settings) and either the released weights it is imported from (path, size, modification time) or
-    the data, the forget + retain classes and the seed it is trained with."""
+    """What the original generator depends on: the released weights it is imported from (path, size, modification
+    time) and the model config, or what it is trained with here (trained_key)."""
     files = pretrained_files(job)
     if files:
         stats = [os.stat(f) for f in files if os.path.isfile(f)]
@@ -49,16 +69,15 @@ def original_key(job: Job) -> dict:
             "model": weights_key(job.cfg.model),
             "files": [[f, s.st_size, s.st_mtime] for f, s in zip(files, stats, strict=False)],
         }
-    return {
-        "model": weights_key(job.cfg.model),
-        "data": data_identity(job),
-        "classes": sorted(job.split.classes["forget"] + job.split.classes["retain"]),
-        "seed": job.cfg.seed,
-    }
+    return trained_key(job, original_classes(job))
 
 
 def original_dir(job: Job) -> Path:
     return entry_dir(job.cfg.paths.store, "original", job.cfg.model.name, original_key(job))
+
+
+def retrain_dir(job: Job) -> Path:
+    return entry_dir(job.cfg.paths.store, "retrain", job.cfg.model.name, trained_key(job, retrain_classes(job)))
 
 
 def pretrain_command() -> str:
@@ -76,7 +95,7 @@ def ensure_original(job: Job, logger=None, pretrain_if_missing: bool = False) ->
     if pretrained_files(job):
         return import_original(job)
     if pretrain_if_missing:
-        return pretrain_original(job, logger)
+        return pretrain_generator(job, original_classes(job), path, "original", logger)
     raise MissingArtefactError(
         f"the store has no original generator for this config (looked in {path}). Make it first with:\n"
         f"    {pretrain_command()}\n"
@@ -109,14 +128,24 @@ def held_out_images(job: Job, classes: list[int], count: int = 1000) -> torch.Te
     return torch.stack([dataset[i][0] for i in range(len(dataset))])
 
 
-def pretrain_original(job: Job, logger=None) -> Path:
-    """Train the original generator, stage by stage, with its own losses and save it to the store."""
+def ensure_retrained(job: Job, logger=None) -> Path:
+    """The store's Retrain reference for this job (a fresh generator trained on retrain_classes with the original's
+    recipes and seed), trained now when missing."""
+    path = retrain_dir(job)
+    if (path / "manifest.json").is_file():
+        return path
+    return pretrain_generator(job, retrain_classes(job), path, "retrain", logger)
+
+
+def pretrain_generator(job: Job, classes: list[int], path: Path, role: str, logger=None) -> Path:
+    """Train a fresh generator on the train images of `classes`, stage by stage, with its own losses, and save it
+    to `path` (role "original" or "retrain")."""
     cfg, device = job.cfg, job.device
-    classes = job.split.classes["forget"] + job.split.classes["retain"]
     data = job.source.subset("train", pretrain_indices(job.source.targets("train"), classes))
     generator = build_generator(cfg.model).to(device)
     log.info(
-        "pretraining %s (%s, %.2f M parameters) on %d images of %d classes",
+        "pretraining %s %s (%s, %.2f M parameters) on %d images of %d classes",
+        role,
         cfg.model.name,
         cfg.model.preset,
         sum(p.numel() for p in generator.parameters()) / 1e6,
@@ -152,16 +181,15 @@ def pretrain_original(job: Job, logger=None) -> Path:
         stages[stage.name] = {**stage.info, **{k: v for k, v in history.items() if k != "history"}, "held_out": report}
         wall += history["wall_s"]
         log.info("stage %s: %d steps in %.1f s; %s", stage.name, recipe.steps, history["wall_s"], report or "")
-    path = original_dir(job)
     generator.cpu().save(
         path,
-        role="original",
-        key=original_key(job),
+        role=role,
+        key=trained_key(job, classes),
         source="iguln pretrain",
         training=stages,
         images=len(data),
         config=OmegaConf.to_container(cfg, resolve=True),
     )
-    job.timings["pretrain"] = round(wall, 3)
-    log.info("original generator saved to %s (%.1f s)", path, wall)
+    job.timings["pretrain" if role == "original" else role] = round(wall, 3)
+    log.info("%s generator saved to %s (%.1f s)", role, path, wall)
     return path

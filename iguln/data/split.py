@@ -13,22 +13,31 @@ from iguln.seeding import make_generator
 
 SPLITS = ("classes", "random")
 SETS = ("forget", "retain")
+RETAIN_SOURCES = ("retain", "proxy")
 
 
 @dataclass
 class Split:
     """Which classes are forgotten or retained, and which images of them each phase uses.
 
-    `unlearn[s]` indexes the train part, `evaluate[s]` the test part, for s in ("forget", "retain").
+    `unlearn[s]` indexes the train part, `evaluate[s]` the test part, for s in ("forget", "retain"). With
+    retain_source "proxy", unlearning sees `unlearn["proxy"]` (images of classes neither forgotten nor retained)
+    in place of the retain images, and evaluation still scores the true retain set.
     """
 
     classes: dict[str, list[int]]
     unlearn: dict[str, list[int]]
     evaluate: dict[str, list[int]]
+    retain_source: str = "retain"
+
+    @property
+    def unlearn_retain(self) -> list[int]:
+        """The train images unlearning uses as its retain set: the retain images, or the proxy images."""
+        return self.unlearn[self.retain_source]
 
     def record(self, names: Sequence[str]) -> dict:
         """The split as written into results.json: class names, class indices and image indices."""
-        return {
+        record: dict = {
             s: {
                 "classes": [names[c] for c in self.classes[s]],
                 "class_indices": self.classes[s],
@@ -37,6 +46,15 @@ class Split:
             }
             for s in SETS
         }
+        record["retain_source"] = self.retain_source
+        if self.retain_source == "proxy":
+            proxy = self.classes["proxy"]
+            record["proxy"] = {
+                "classes": [names[c] for c in proxy],
+                "class_indices": proxy,
+                "unlearn_indices": self.unlearn["proxy"],
+            }
+        return record
 
 
 def _normalise(name: str) -> str:
@@ -105,19 +123,53 @@ def select_images(
     return chosen
 
 
+def proxy_classes(cfg: DictConfig, names: Sequence[str], classes: dict[str, list[int]]) -> list[int]:
+    """The proxy retain classes: split.proxy, or (null) every class that is neither forgotten nor retained."""
+    used = classes["forget"] + classes["retain"]
+    if cfg.get("proxy") is not None:
+        proxy = resolve_classes(cfg.proxy, names, "split.proxy")
+        clash = [names[c] for c in proxy if c in used]
+        if clash:
+            raise ConfigError("split.proxy", clash, "classes that are neither forgotten nor retained")
+        return proxy
+    proxy = [c for c in range(len(names)) if c not in used]
+    if not proxy:
+        raise ConfigError(
+            "split.retain_source",
+            "proxy",
+            "retain (every class is a forget or retain class, so none is left for a proxy retain set)",
+            "Retain fewer classes, e.g. split.retain=[...] with some classes left out; they become the proxy.",
+        )
+    return proxy
+
+
 def make_split(cfg: DictConfig, names: Sequence[str], train: torch.Tensor, test: torch.Tensor) -> Split:
     """Build the split from the `split` config and the labels of the train ([N]) and test ([M]) parts."""
     _check_count(cfg.unlearn_per_class, "split.unlearn_per_class")
     _check_count(cfg.eval_per_class, "split.eval_per_class")
+    source = cfg.get("retain_source", "retain")
+    if source not in RETAIN_SOURCES:
+        raise ConfigError("split.retain_source", source, RETAIN_SOURCES)
     classes = choose_classes(cfg, names)
+    if source == "proxy":
+        classes["proxy"] = proxy_classes(cfg, names, classes)
     unlearn = {
         s: select_images(train, classes[s], cfg.unlearn_per_class, cfg.seed, "split.unlearn_per_class", names)
-        for s in SETS
+        for s in classes
     }
+    if source == "proxy":  # the proxy set has as many images as the retain set would have had
+        unlearn["proxy"] = _spread(unlearn["proxy"], len(unlearn["retain"]))
     evaluate = {
         s: select_images(test, classes[s], cfg.eval_per_class, cfg.seed, "split.eval_per_class", names) for s in SETS
     }
-    return Split(classes, unlearn, evaluate)
+    return Split(classes, unlearn, evaluate, source)
+
+
+def _spread(indices: list[int], count: int) -> list[int]:
+    """At most `count` of `indices`, evenly spaced (all of them when there are fewer)."""
+    if len(indices) <= count:
+        return indices
+    return [indices[i * len(indices) // count] for i in range(count)]
 
 
 def pretrain_indices(targets: torch.Tensor, classes: Sequence[int]) -> list[int]:

@@ -97,11 +97,29 @@ class Generator(nn.Module):
         """Fill the masked region of x: [B, C, H, W] in [-1, 1]; unmasked pixels are returned unchanged."""
         raise NotImplementedError
 
-    def native_loss(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """The family's own training objective (scalar). mask=None: the family's own pretraining masks."""
+    def output(self, x: torch.Tensor, mask: torch.Tensor, probe: Any = None) -> torch.Tensor:
+        """The whole network's differentiable output for the masked region of x [B, C, H, W], in one pass (MAE:
+        pixels, vqgan: token logits, diffusion: the noise estimate at the probe's level). What RETAIN LABEL
+        compares."""
         raise NotImplementedError
+
+    def native_loss(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        target: Any = None,
+    ) -> torch.Tensor:
+        """The family's own training objective (scalar). mask=None: the family's own pretraining masks. target:
+        what the masked region is trained towards instead of x's own content (an image, or token ids)."""
+        raise NotImplementedError
+
+    def noisy_label_loss(
+        self, x: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """NOISY LABEL's forget term: the native loss with x's masked region trained towards the noise image
+        [B, C, H, W] (a family with discrete targets overrides this)."""
+        return self.native_loss(x, mask, generator, target=noise)
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         """The encoder's trainable parameters (fixed buffers-as-parameters, like sin-cos positions, excluded)."""

@@ -126,13 +126,32 @@ class MAE(Generator):
         predicted = self._predict(x, self.patch_mask(mask, x.shape[0])).clamp(-1, 1).to(x.dtype)
         return torch.where(mask.bool().expand_as(x), predicted, x)
 
+    def output(self, x: torch.Tensor, mask: torch.Tensor, probe=None) -> torch.Tensor:
+        """The decoder's pixel predictions inside the mask's patches: [B, C, H, W] (zero elsewhere)."""
+        patches = self.patch_mask(mask, x.shape[0])
+        return self._pixels(patches, x) * self._predict(x, patches)
+
+    def _pixels(self, patches: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Patch mask [B, L] -> pixel mask [B, 1, H, W] of x's dtype."""
+        grid = patches.view(-1, 1, self.grid, self.grid).to(x.dtype)
+        return grid.repeat_interleave(self.patch, 2).repeat_interleave(self.patch, 3)
+
     def native_loss(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        target: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """MAE's loss: mean squared error on the masked patches' pixels (not normalised per patch)."""
+        """MAE's loss: mean squared error on the masked patches' pixels (not normalised per patch). target
+        [B, C, H, W]: the pixels the masked patches are trained towards (default x itself)."""
         if mask is None:
             patches = self._training_patches(x.shape[0], x.device, generator)
         else:
             patches = self.patch_mask(mask, x.shape[0])
+        if target is not None:
+            pixels = self._pixels(patches, x)
+            error = (self._predict(x, patches).float() - target.float()) ** 2 * pixels
+            return error.sum() / (pixels.sum() * x.shape[1])
         with self._masked(patches) as noise:
             return self.net(pixel_values=x, noise=noise).loss

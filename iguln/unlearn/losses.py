@@ -5,10 +5,14 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from iguln.errors import ConfigError
+from iguln.unlearn.baselines import MaxLoss, NoisyLabel, RandomEncoder, RetainLabel
 from iguln.unlearn.l2_noise import L2Noise
 from iguln.unlearn.noise import NOISES
+from iguln.unlearn.objective import Objective
 
-LOSSES = {"l2_noise": L2Noise}
+LOSSES = {cls.name: cls for cls in (L2Noise, MaxLoss, NoisyLabel, RetainLabel, RandomEncoder)}
+RETRAIN = "retrain"  # not a loss: a fresh generator trained on the retained classes only (the reference row)
+NAMES = sorted([*LOSSES, RETRAIN])
 
 
 def _alpha(cfg: DictConfig) -> float:
@@ -18,10 +22,19 @@ def _alpha(cfg: DictConfig) -> float:
     return float(alpha)
 
 
-def build_loss(cfg: DictConfig):
+def check_loss(cfg: DictConfig) -> None:
+    """Check the `loss` config; raises ConfigError."""
+    if cfg.name not in NAMES:
+        raise ConfigError("loss.name", cfg.name, NAMES, "Pick one with loss=NAME.")
+    if cfg.name != RETRAIN:
+        build_loss(cfg)
+
+
+def build_loss(cfg: DictConfig) -> Objective:
     """The loss object named by loss.name (a callable (student, teacher, forget, retain, mask, generator))."""
     if cfg.name not in LOSSES:
         raise ConfigError("loss.name", cfg.name, sorted(LOSSES), "Pick one with loss=NAME.")
-    if cfg.noise not in NOISES:
-        raise ConfigError("loss.noise", cfg.noise, NOISES)
-    return LOSSES[cfg.name](alpha=_alpha(cfg), noise=cfg.noise)
+    noise = cfg.get("noise", "gaussian")
+    if noise not in NOISES:
+        raise ConfigError("loss.noise", noise, NOISES)
+    return LOSSES[cfg.name](alpha=_alpha(cfg), noise=noise)

@@ -41,7 +41,7 @@ def unlearn(
     log_every: int = 10,
 ) -> dict:
     """Train `student` with `loss` on batches of forget and retain images (recipe.batch_size of each per step)."""
-    teacher.eval().requires_grad_(False)
+    teacher.eval()  # its targets are computed without gradients; its own flags stay as they are
     student.train()
     params = freeze_all_but(student, loss.scope)
     pin = device.type == "cuda"

@@ -118,15 +118,27 @@ class Diffusion(Generator):
         )
         return torch.where(mask.bool().expand_as(x), out, x)
 
+    def output(self, x: torch.Tensor, mask: torch.Tensor, probe: dict | None = None) -> torch.Tensor:
+        """The noise estimate inside the mask for x noised at the probe's levels: [B, C, H, W]."""
+        probe = probe if probe is not None else self.encode_probe(x)
+        mask = mask.expand(x.shape[0], 1, *x.shape[2:]).to(x.dtype)
+        return mask * predict_noise(self.unet, self._noisy_input(x, mask, probe), probe["gamma"])
+
     def native_loss(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        target: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Palette's objective: MSE between the noise and its estimate inside the mask. mask=None: hybrid masks."""
+        """Palette's objective: MSE between the noise and its estimate inside the mask. mask=None: hybrid masks.
+        target [B, C, H, W]: the clean image the hole is trained towards (default x itself); x gives the context."""
         if mask is None:
             mask = hybrid_masks(x.shape[0], x.shape[-1], generator).to(x.device)
         mask = mask.expand(x.shape[0], 1, *x.shape[2:]).to(x.dtype)
         probe = self.encode_probe(x, generator)
-        eps = predict_noise(self.unet, self._noisy_input(x, mask, probe), probe["gamma"])
+        y = x if target is None else x * (1 - mask) + mask * target
+        eps = predict_noise(self.unet, self._noisy_input(y, mask, probe), probe["gamma"])
         return F.mse_loss(mask * eps.float(), mask * probe["noise"].float())
 
     def load_pretrained(self, cfg) -> dict:

@@ -168,17 +168,37 @@ class VQGAN(Generator):
         length = self.grid**2
         return random_cells(batch, length, max(1, math.ceil(length * rate)), generator)
 
+    def output(self, x: torch.Tensor, mask: torch.Tensor, probe=None) -> torch.Tensor:
+        """The transformer's token logits at the masked positions: [B, M, codebook_size]."""
+        tokens = self.tokenizer.encode_indices(x)
+        masked = self.token_mask(mask, x.shape[0]).to(tokens.device)
+        return self.transformer(tokens, masked)[masked].view(x.shape[0], -1, self.tokenizer.codebook_size)
+
     def native_loss(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        target: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """MAGE's objective: label-smoothed cross-entropy of the true tokens at the masked positions."""
+        """MAGE's objective: label-smoothed cross-entropy of the true tokens at the masked positions. target: token
+        ids [B, L] the masked positions are trained towards instead (default x's own tokens)."""
         tokens = self.tokenizer.encode_indices(x)
         masked = self._training_tokens(x.shape[0], generator) if mask is None else self.token_mask(mask, x.shape[0])
         masked = masked.to(tokens.device)
         logits = self.transformer(tokens, masked)
+        labels = tokens if target is None else target.to(tokens.device)
         return F.cross_entropy(
-            logits[masked].float(), tokens[masked], label_smoothing=self.option_values["label_smoothing"]
+            logits[masked].float(), labels[masked], label_smoothing=self.option_values["label_smoothing"]
         )
+
+    def noisy_label_loss(
+        self, x: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """NOISY LABEL for tokens: the masked positions are trained towards uniformly random token ids."""
+        shape = (x.shape[0], self.grid**2)
+        labels = torch.randint(0, self.tokenizer.codebook_size, shape, generator=generator)
+        return self.native_loss(x, mask, generator, target=labels)
 
     # -- released weights and pretraining ---------------------------------------------------------------------
 

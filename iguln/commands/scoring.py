@@ -1,0 +1,77 @@
+"""Scoring generators on the forget and retain test sets, with the ground truth's features (and those of stored
+generators, such as the original) kept in the store and reused by later jobs."""
+
+from __future__ import annotations
+
+import time
+
+from omegaconf import OmegaConf
+
+from iguln.commands.common import Job
+from iguln.data.split import SETS
+from iguln.io import config_hash
+from iguln.metrics.backbones import Backbone
+from iguln.metrics.cache import cached_features
+from iguln.metrics.evaluate import extract_features, metric_entries
+from iguln.models.generator import Generator
+
+
+def _features_key(job: Job, backbone: Backbone, subset: str) -> dict:
+    from iguln.commands.original import data_identity
+
+    return {
+        "data": data_identity(job),
+        "images": config_hash(job.split.evaluate[subset], 16),
+        "backbone": backbone.describe(),
+        "device": job.device.type,
+        "precision": job.precision,
+        "batch_size": job.cfg.eval.batch_size,
+    }
+
+
+def score_models(
+    job: Job, backbone: Backbone, models: dict[str, tuple[Generator, str | None]]
+) -> tuple[dict, list[str]]:
+    """Metrics of each named generator on the forget and retain test sets. models: name -> (generator, the sha256
+    of its stored weights, or None); features of the ground truth and of stored generators come from the store
+    when an earlier job made them with the same data, images, backbone, generation settings and seed. Returns
+    (metrics, which feature sets were reused)."""
+    cfg, sets, store = job.cfg, job.eval_sets(), job.cfg.paths.store
+    seed = cfg.seed + 4
+    start, reused = time.perf_counter(), {}
+    real = {}
+    for s in SETS:
+        key = _features_key(job, backbone, s)
+        real[s], reused[f"real/{s}"] = cached_features(
+            store,
+            f"real-{s}",
+            key,
+            lambda s=s: extract_features(backbone, sets[s], cfg.eval.batch_size, job.device, job.precision),
+        )
+    job.timings["eval_real"] = round(time.perf_counter() - start, 3)
+    metrics = {}
+    for name, (generator, sha256) in models.items():
+        start = time.perf_counter()
+        generator.eval()
+        metrics[name] = {}
+        for s in SETS:
+
+            def generate(s=s, generator=generator):
+                return extract_features(
+                    backbone, sets[s], cfg.eval.batch_size, job.device, job.precision, generator, job.mask, seed
+                )
+
+            if sha256 is None:
+                fake = generate()
+            else:
+                key = {
+                    **_features_key(job, backbone, s),
+                    "generator": sha256,
+                    "generation": generator.generation_values,
+                    "task": OmegaConf.to_container(cfg.task, resolve=True),
+                    "seed": seed,
+                }
+                fake, reused[f"{name}/{s}"] = cached_features(store, f"{name}-{s}", key, generate)
+            metrics[name][s] = metric_entries(real[s], fake, backbone, cfg.eval.is_splits, seed)
+        job.timings[f"eval_{name}"] = round(time.perf_counter() - start, 3)
+    return metrics, sorted(k for k, v in reused.items() if v)

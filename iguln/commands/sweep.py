@@ -1,0 +1,69 @@
+"""A sweep's summary: during `iguln ... -m`, <sweep dir>/sweep.json is rewritten after every job (its overrides,
+status, error, forget / retain FID); when the sweep ends it is printed. Hydra ends a sweep with a failed job by
+raising that job's error after every job has run, so the file is the place to look then."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from iguln.io import atomic_write_json
+from iguln.record import RECORD
+
+log = logging.getLogger("iguln")
+
+
+def _fid(record: dict, model: str, subset: str) -> float | None:
+    return record.get("metrics", {}).get(model, {}).get(subset, {}).get("fid", {}).get("value")
+
+
+def sweep_summary(sweep_dir: str | Path) -> dict:
+    """{"jobs": [{job, overrides, status, error, forget/retain FID}], "complete": n, "failed": n} for a sweep dir."""
+    jobs = []
+    for path in sorted(Path(sweep_dir).glob(f"*/{RECORD}"), key=lambda p: (len(p.parent.name), p.parent.name)):
+        record = json.loads(path.read_text())
+        overrides = path.parent / ".hydra" / "overrides.yaml"
+        job: dict[str, Any] = {
+            "job": path.parent.name,
+            "overrides": overrides.read_text().strip().replace("\n", " ") if overrides.is_file() else "",
+            "status": record.get("status"),
+        }
+        if record.get("error"):
+            job["error"] = record["error"]
+        for model in ("original", "unlearned"):
+            for subset in ("forget", "retain"):
+                job[f"{model}/{subset}/fid"] = _fid(record, model, subset)
+        jobs.append(job)
+    count = {s: sum(j["status"] == s for j in jobs) for s in ("complete", "failed")}
+    return {"sweep_dir": str(sweep_dir), "jobs": jobs, **count}
+
+
+class SweepSummary(Callback):
+    """Hydra callback: keep <sweep dir>/sweep.json up to date after each job, print it when the sweep ends."""
+
+    def on_job_end(self, config: DictConfig, job_return: Any = None, **kwargs: Any) -> None:
+        if config.hydra.mode != RunMode.MULTIRUN:
+            return
+        summary = sweep_summary(config.hydra.sweep.dir)
+        atomic_write_json(Path(config.hydra.sweep.dir) / "sweep.json", summary)
+        if summary["failed"]:
+            print(f"sweep: {summary['failed']} failed job(s) so far; see {config.hydra.sweep.dir}/sweep.json")
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        summary = sweep_summary(config.hydra.sweep.dir)
+        if not summary["jobs"]:
+            return
+        atomic_write_json(Path(config.hydra.sweep.dir) / "sweep.json", summary)
+        lines = [f"sweep {summary['sweep_dir']}: {summary['complete']} complete, {summary['failed']} failed"]
+        for job in summary["jobs"]:
+            fid = job.get("unlearned/forget/fid"), job.get("unlearned/retain/fid")
+            shown = "" if None in fid else f"  forget FID {fid[0]:.3f}, retain FID {fid[1]:.3f}"
+            lines.append(f"  job {job['job']} [{job['overrides']}]: {job['status']}{shown} {job.get('error', '')}")
+        log.info("\n".join(lines))
+        print("\n".join(lines))
