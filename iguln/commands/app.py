@@ -16,6 +16,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from iguln.errors import ConfigError, MissingArtefactError
 from iguln.record import RECORD, failure_record, write_record
@@ -31,7 +32,7 @@ def _record_failure(command: str, cfg: DictConfig, err: BaseException) -> None:
         return
     try:
         config = OmegaConf.to_container(cfg, resolve=True)
-    except Exception:  # an unresolvable config is itself the error
+    except OmegaConfBaseException:  # an unresolvable config is itself the error
         config = OmegaConf.to_container(cfg, resolve=False)
     record = {"command": command, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": config}
     write_record(run_dir, failure_record(record, err))

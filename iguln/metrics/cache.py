@@ -4,6 +4,7 @@ features once: <paths.store>/features/<name>-<hash of key>/features.pt, loaded w
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def cached_features(store: str | Path, name: str, key: dict, compute: Callable[[
             if isinstance(features, dict) and all(isinstance(v, torch.Tensor) for v in features.values()):
                 return features, True
             log.warning("ignoring %s: not a dict of tensors", path)
-        except Exception as err:  # a half-written or foreign file: recompute
+        except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:  # recompute
             log.warning("ignoring unreadable feature file %s (%s)", path, err)
     features = compute()
     atomic_torch_save(path, features)
