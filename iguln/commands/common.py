@@ -84,6 +84,11 @@ def check_config(cfg: DictConfig, command: str) -> None:
     _positive(cfg.eval, "batch_size", "eval")
     _positive(cfg.eval, "is_splits", "eval")
     _positive(cfg.trainer, "log_every", "trainer")
+    every = cfg.trainer.checkpoint_every
+    if not isinstance(every, int) or isinstance(every, bool) or every < 0:
+        raise ConfigError("trainer.checkpoint_every", every, "an integer >= 0 (0: no checkpoints)")
+    if not isinstance(cfg.resume, bool):
+        raise ConfigError("resume", cfg.resume, "true or false")
     if command == "train":
         check_loss(cfg.loss)
     check_backbone_name(cfg.eval)

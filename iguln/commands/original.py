@@ -12,13 +12,14 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from iguln.commands.common import Job
-from iguln.data.batches import endless_batches
+from iguln.data.batches import BatchStream
 from iguln.data.split import pretrain_indices
 from iguln.errors import MissingArtefactError
 from iguln.io import sha256_file
 from iguln.models.registry import build_generator, weights_key
 from iguln.seeding import make_generator, seed_modules
 from iguln.store import entry_dir
+from iguln.unlearn.checkpoint import Checkpoints, checkpoint_file, discard_checkpoint
 from iguln.unlearn.engine import fit
 from iguln.unlearn.recipe import read_recipe
 
@@ -153,11 +154,21 @@ def pretrain_generator(job: Job, classes: list[int], path: Path, role: str, logg
         len(classes),
     )
     held_out = held_out_images(job, classes)
-    stages, wall = {}, 0.0
+    key = {**trained_key(job, classes), "role": role}
+    checkpoint = checkpoint_file(cfg.paths.store, f"pretrain-{role}-{cfg.model.name}", key)
+    if not cfg.resume:
+        discard_checkpoint(checkpoint)
+    stages: dict = {}
+    resume_at = 0
+    saved = Checkpoints(checkpoint, key, 0, {}).read()
+    if saved is not None:  # the stages before the checkpoint's are done; their weights are in the checkpoint
+        resume_at, stages = saved["extra"]["stage"], saved["extra"]["stages"]
     for i, stage in enumerate(generator.pretraining_stages()):
+        if i < resume_at:
+            continue
         recipe = read_recipe(OmegaConf.select(cfg, stage.recipe), stage.recipe)
         stage.begin()
-        batches = endless_batches(
+        batches = BatchStream(
             data, recipe.batch_size, cfg.seed + 10 * i, cfg.trainer.num_workers, device.type == "cuda"
         )
         masks = make_generator(cfg.seed + 5 + 10 * i)
@@ -166,6 +177,22 @@ def pretrain_generator(job: Job, classes: list[int], path: Path, role: str, logg
         def step(stage=stage, batches=batches, masks=masks):
             return stage.loss(next(batches).to(device, non_blocking=True), masks)
 
+        def extra_state(i=i, stage=stage) -> dict:
+            return {"stage": i, "stages": stages, "stage_state": stage.state()}
+
+        def load_extra(saved: dict, stage=stage) -> None:
+            stage.load_state(saved["stage_state"])
+
+        checkpoints = Checkpoints(
+            checkpoint,
+            key,
+            cfg.trainer.checkpoint_every,
+            {"generator": generator},
+            {"masks": masks},
+            [batches],
+            (extra_state, load_extra),
+            tag=stage.name,
+        )
         log_fn = (lambda s, v, name=stage.name: logger.log(s, v, f"pretrain/{name}")) if logger is not None else None
         history = fit(
             stage.params,
@@ -176,11 +203,12 @@ def pretrain_generator(job: Job, classes: list[int], path: Path, role: str, logg
             desc=f"pretrain {stage.name}",
             log=log_fn,
             log_every=cfg.trainer.log_every,
+            checkpoints=checkpoints,
         )
         report = stage.end(held_out)
         stages[stage.name] = {**stage.info, **{k: v for k, v in history.items() if k != "history"}, "held_out": report}
-        wall += history["wall_s"]
         log.info("stage %s: %d steps in %.1f s; %s", stage.name, recipe.steps, history["wall_s"], report or "")
+    wall = sum(s["wall_s"] for s in stages.values())
     generator.cpu().save(
         path,
         role=role,
@@ -191,5 +219,6 @@ def pretrain_generator(job: Job, classes: list[int], path: Path, role: str, logg
         config=OmegaConf.to_container(cfg, resolve=True),
     )
     job.timings["pretrain" if role == "original" else role] = round(wall, 3)
+    discard_checkpoint(checkpoint)
     log.info("%s generator saved to %s (%.1f s)", role, path, wall)
     return path

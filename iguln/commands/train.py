@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -13,12 +14,14 @@ from iguln.commands.app import hydra_app
 from iguln.commands.common import Job, load_backbone, prepare, run_name
 from iguln.commands.original import ensure_original, ensure_retrained
 from iguln.commands.scoring import score_models
+from iguln.io import config_hash
 from iguln.loggers import make_logger
 from iguln.models.checkpoint import load_generator
 from iguln.models.registry import configure_generation
 from iguln.record import failure_record, new_record, write_record
 from iguln.report.samples import save_samples
 from iguln.report.table import markdown_table
+from iguln.unlearn.checkpoint import checkpoint_file, discard_checkpoint
 from iguln.unlearn.losses import RETRAIN, build_loss
 from iguln.unlearn.recipe import read_recipe
 from iguln.unlearn.unlearning import unlearn
@@ -33,10 +36,29 @@ def method_record(job: Job) -> dict:
     return {"loss": cfg.name, "alpha": cfg.get("alpha"), "scope": scope, "retain_source": job.split.retain_source}
 
 
-def unlearn_original(job: Job, original, logger) -> tuple[object, dict]:
-    """A copy of the original, unlearned with the job's loss: (student, history without the per-step lists)."""
+def unlearning_checkpoint(job: Job, original_sha256: str, recipe) -> tuple[Path, dict, int]:
+    """(file, key, every) of this job's unlearning checkpoint: the key is everything the unlearned weights depend on."""
+    cfg = job.cfg
+    key = {
+        "original": original_sha256,
+        "loss": OmegaConf.to_container(cfg.loss, resolve=True),
+        "recipe": recipe.record(),
+        "split": config_hash(job.split.record(job.source.classes), 16),
+        "task": OmegaConf.to_container(cfg.task, resolve=True),
+        "precision": job.precision,
+        "seed": cfg.seed,
+    }
+    return checkpoint_file(cfg.paths.store, f"unlearn-{cfg.model.name}", key), key, cfg.trainer.checkpoint_every
+
+
+def unlearn_original(job: Job, original, original_sha256: str, logger) -> tuple[object, dict, Path]:
+    """A copy of the original, unlearned with the job's loss: (student, history without the per-step lists, the
+    checkpoint file to discard once the result is safe)."""
     cfg = job.cfg
     recipe = read_recipe(cfg.trainer, "trainer")
+    checkpoint = unlearning_checkpoint(job, original_sha256, recipe)
+    if not cfg.resume:
+        Path(checkpoint[0]).unlink(missing_ok=True)
     student = copy.deepcopy(original)  # the original itself is the frozen teacher E0
     log.info(
         "unlearning %s with %s (alpha=%s): %d forget + %d %s images, %d steps",
@@ -62,9 +84,10 @@ def unlearn_original(job: Job, original, logger) -> tuple[object, dict]:
         cfg.trainer.num_workers,
         log=lambda s, v: logger.log(s, v, "unlearn"),
         log_every=cfg.trainer.log_every,
+        checkpoint=checkpoint,
     )
     job.timings["unlearn"] = history["wall_s"]
-    return student, {k: v for k, v in history.items() if k != "history"}
+    return student, {k: v for k, v in history.items() if k != "history"}, checkpoint[0]
 
 
 def run(cfg: DictConfig) -> None:
@@ -82,7 +105,7 @@ def run(cfg: DictConfig) -> None:
         configure_generation(original, cfg.model)
         record["generation"] = original.generation_values
         record["models"]["original"] = {"path": str(path), "sha256": manifest["sha256"]}
-        stored = {"original": manifest["sha256"]}
+        stored, checkpoint = {"original": manifest["sha256"]}, None
         if cfg.loss.name == RETRAIN:
             retrained_path = ensure_retrained(job, logger)
             result, retrained = load_generator(retrained_path, str(job.device))
@@ -91,7 +114,7 @@ def run(cfg: DictConfig) -> None:
             record["models"]["unlearned"] = {"path": str(retrained_path), "sha256": retrained["sha256"]}
             record["retraining"] = {"classes": retrained["key"]["classes"], "training": retrained.get("training")}
         else:
-            result, record["unlearning"] = unlearn_original(job, original, logger)
+            result, record["unlearning"], checkpoint = unlearn_original(job, original, manifest["sha256"], logger)
             stored["unlearned"] = None
             if cfg.save_model:
                 saved = result.cpu().save(
@@ -112,6 +135,8 @@ def run(cfg: DictConfig) -> None:
         job.timings["total"] = round(time.perf_counter() - started, 3)
         record.update(status="complete", timings_s=job.timings)
         path = write_record(job.run_dir, record)
+        if checkpoint is not None:
+            discard_checkpoint(checkpoint)
         log.info("results:\n%s\nrecord: %s", markdown_table(record), path)
         logger.summary(
             {

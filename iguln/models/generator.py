@@ -22,7 +22,9 @@ class Stage:
     `params` are the optimizer groups (a dict when a stage trains two adversaries); `loss(x, generator)` returns
     (loss or {group: loss}, logged terms) for a batch x [B, C, H, W]; `begin` runs before the first step (e.g. to
     unfreeze), `end(images)` after the last, with held-out images, and returns a report (e.g. reconstruction
-    quality) that goes into the generator's manifest; `info` says how the stage was set up.
+    quality) that goes into the generator's manifest; `info` says how the stage was set up. `state` and
+    `load_state` save and restore what the stage keeps outside the generator (counters, a discriminator), so that
+    a checkpointed stage resumes exactly.
     """
 
     name: str
@@ -32,6 +34,8 @@ class Stage:
     begin: Callable[[], None] = lambda: None
     end: Callable[[torch.Tensor], dict] = lambda images: {}
     info: dict = field(default_factory=dict)
+    state: Callable[[], dict] = dict
+    load_state: Callable[[dict], None] = lambda state: None
 
 
 class Generator(nn.Module):

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 import torch
 from tqdm.auto import tqdm
 
+from iguln.unlearn.checkpoint import Checkpoints
 from iguln.unlearn.recipe import Recipe
 
 StepFn = Callable[[], tuple[torch.Tensor, dict[str, float]]]
@@ -37,13 +38,16 @@ def fit(
     desc: str = "train",
     log: Callable[[int, dict[str, float]], None] | None = None,
     log_every: int = 10,
+    checkpoints: Checkpoints | None = None,
 ) -> dict:
     """Run `recipe.steps` optimizer steps of `step_fn` (which draws its own batch and returns (loss, terms)).
 
     AdamW with the recipe's betas and weight decay, warm-up + cosine schedule, gradient clipping.
     `params` may be a dict of named groups (e.g. a generator and its discriminator): each gets its own optimizer,
     and `step_fn` then returns a dict of losses with the same names, each stepping only its group.
-    Returns the history: per-step terms, wall time and steps per second.
+    With `checkpoints`, the run starts from the last checkpoint when there is one, and writes one every
+    `checkpoints.every` steps. Returns the history: per-step terms, wall time and steps per second (of this session),
+    and the step it resumed from.
     """
     groups = {name: list(p) for name, p in params.items()} if isinstance(params, dict) else {"": list(params)}
     if not all(groups.values()):
@@ -56,9 +60,11 @@ def fit(
         name: torch.optim.lr_scheduler.LambdaLR(o, lambda s: warmup_cosine(s, recipe.warmup_steps, recipe.steps))
         for name, o in optimizers.items()
     }
-    history: dict[str, list[float]] = {}
+    first, history, earlier_s = 0, {}, 0.0
+    if checkpoints is not None:
+        first, history, earlier_s = checkpoints.restore(optimizers, schedules)
     start = time.perf_counter()
-    bar = tqdm(range(recipe.steps), desc=desc, dynamic_ncols=True, mininterval=1.0)
+    bar = tqdm(range(first, recipe.steps), desc=desc, dynamic_ncols=True, mininterval=1.0, initial=first)
     for step in bar:
         with autocast(device, precision):
             losses, terms = step_fn()
@@ -81,12 +87,17 @@ def fit(
         bar.set_postfix(shown, refresh=False)
         if log is not None and (step % log_every == 0 or step == recipe.steps - 1):
             log(step, terms)
+        if checkpoints is not None and checkpoints.due(step + 1, recipe.steps):
+            elapsed = earlier_s + time.perf_counter() - start
+            checkpoints.save(step + 1, optimizers, schedules, history, elapsed)
     wall = time.perf_counter() - start
     tail = max(1, recipe.steps // 10)
+    ran = recipe.steps - first
     return {
         "steps": recipe.steps,
-        "wall_s": round(wall, 3),
-        "steps_per_s": round(recipe.steps / wall, 3) if wall > 0 else None,
+        "resumed_from_step": first,
+        "wall_s": round(earlier_s + wall, 3),
+        "steps_per_s": round(ran / wall, 3) if wall > 0 and ran else None,
         "final": {k: sum(v[-tail:]) / tail for k, v in history.items()},
         "history": history,
     }

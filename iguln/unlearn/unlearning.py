@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
 
-from iguln.data.batches import endless_batches
+from iguln.data.batches import BatchStream
 from iguln.models.generator import Generator
 from iguln.seeding import make_generator, seed_modules
+from iguln.unlearn.checkpoint import Checkpoints
 from iguln.unlearn.engine import fit
 from iguln.unlearn.recipe import Recipe
 
@@ -39,14 +41,18 @@ def unlearn(
     num_workers: int = 0,
     log: Callable[[int, dict[str, float]], None] | None = None,
     log_every: int = 10,
+    checkpoint: tuple[Path, dict, int] | None = None,
 ) -> dict:
-    """Train `student` with `loss` on batches of forget and retain images (recipe.batch_size of each per step)."""
+    """Train `student` with `loss` on batches of forget and retain images (recipe.batch_size of each per step).
+
+    checkpoint: (file, key, every) to resume from that file when it holds a checkpoint of `key`, and to write one
+    there every `every` steps (the caller discards it once the result is safe)."""
     teacher.eval()  # its targets are computed without gradients; its own flags stay as they are
     student.train()
     params = freeze_all_but(student, loss.scope)
     pin = device.type == "cuda"
-    forget_batches = endless_batches(forget, recipe.batch_size, seed + 1, num_workers, pin)
-    retain_batches = endless_batches(retain, recipe.batch_size, seed + 2, num_workers, pin)
+    forget_batches = BatchStream(forget, recipe.batch_size, seed + 1, num_workers, pin)
+    retain_batches = BatchStream(retain, recipe.batch_size, seed + 2, num_workers, pin)
     noise_generator = make_generator(seed + 3)
     seed_modules(seed + 6)
     mask = mask.to(device)
@@ -56,7 +62,15 @@ def unlearn(
         x_r = next(retain_batches).to(device, non_blocking=True)
         return loss(student, teacher, x_f, x_r, mask, noise_generator)
 
-    history = fit(params, step, recipe, device, precision, desc="unlearn", log=log, log_every=log_every)
+    checkpoints = None
+    if checkpoint is not None:
+        path, key, every = checkpoint
+        streams = [forget_batches, retain_batches]
+        modules = {"student": student}
+        checkpoints = Checkpoints(path, key, every, modules, {"noise": noise_generator}, streams)
+    history = fit(
+        params, step, recipe, device, precision, desc="unlearn", log=log, log_every=log_every, checkpoints=checkpoints
+    )
     student.eval()
     history["trainable_parameters"] = sum(p.numel() for p in params)
     history["total_parameters"] = sum(p.numel() for p in student.parameters())

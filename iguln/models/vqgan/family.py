@@ -271,8 +271,20 @@ class VQGAN(Generator):
             tokenizer.requires_grad_(False)
             return reconstruction_report(tokenizer, images)
 
+        def save_state() -> dict:
+            saved = {"step": state["step"], "usage": usage.clone()}
+            if discriminator is not None:
+                saved["discriminator"] = discriminator.state_dict()
+            return saved
+
+        def load_state(saved: dict) -> None:
+            state["step"] = int(saved["step"])
+            usage.data = saved["usage"].to(usage.device)
+            if discriminator is not None:
+                discriminator.load_state_dict(saved["discriminator"])
+
         info = {"perceptual": perceptual_status, "adversarial": bool(settings["adversarial"])}
-        return Stage("tokenizer", "model.tokenizer.pretrain", groups, loss, begin, end, info)
+        return Stage("tokenizer", "model.tokenizer.pretrain", groups, loss, begin, end, info, save_state, load_state)
 
 
 @torch.no_grad()

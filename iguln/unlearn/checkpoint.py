@@ -1,0 +1,136 @@
+"""Step checkpoints that let a killed pretraining or unlearning run resume and end with the same numbers.
+
+One file per run, <paths.store>/partial/<name>-<hash of key>/checkpoint.pt, written atomically every `every` steps
+and removed when the run's result is safe. It holds the modules' states, the optimizers and schedules, every random
+generator (torch's global one included), the history so far, and the key of the config that made it; it is read
+with torch.load(weights_only=True) and refused, with the reason, when it is unreadable or another config made it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from iguln.data.batches import BatchStream
+from iguln.errors import MissingArtefactError
+from iguln.io import atomic_torch_save, config_hash
+from iguln.store import entry_dir
+
+log = logging.getLogger("iguln")
+FILE = "checkpoint.pt"
+
+
+def checkpoint_file(store: str | Path, name: str, key: dict) -> Path:
+    """Where the checkpoint of the run named `name` with config `key` lives in the store."""
+    return entry_dir(store, "partial", name, key) / FILE
+
+
+class CheckpointError(MissingArtefactError):
+    """A checkpoint that cannot be trusted: unreadable, or written by another config."""
+
+
+@dataclass
+class Checkpoints:
+    """Checkpoints of one training run (a pretraining stage or an unlearning run).
+
+    modules: whose state_dicts are saved; generators: the run's own random generators; streams: the batch streams,
+    one batch drawn per step each; extra: (get, set) of any further state (a stage's counters); every: steps
+    between checkpoints (0: never).
+    """
+
+    path: Path
+    key: dict
+    every: int
+    modules: dict[str, nn.Module]
+    generators: dict[str, torch.Generator] = field(default_factory=dict)
+    streams: list[BatchStream] = field(default_factory=list)
+    extra: tuple[Callable[[], dict], Callable[[dict], None]] | None = None
+    tag: str = ""  # which part of a run (a pretraining stage); a checkpoint of another part is not restored
+
+    # -- reading ------------------------------------------------------------------------------------------------
+
+    def read(self) -> dict | None:
+        """The saved payload, None when there is none; CheckpointError when it cannot be used."""
+        if not self.path.is_file():
+            return None
+        try:
+            payload = torch.load(self.path, weights_only=True, map_location="cpu")
+        except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:
+            raise CheckpointError(self._refusal(f"it cannot be read ({type(err).__name__}: {err})")) from err
+        if not isinstance(payload, dict) or payload.get("key_hash") != config_hash(self.key):
+            raise CheckpointError(self._refusal("it was written by a different config"))
+        return payload
+
+    def _refusal(self, why: str) -> str:
+        return (
+            f"the checkpoint {self.path} cannot be resumed: {why}. Delete it to start this run over "
+            f"(rm {self.path}), or add resume=false."
+        )
+
+    def restore(self, optimizers: dict, schedules: dict) -> tuple[int, dict, float]:
+        """Load the last checkpoint into the run's parts: (next step, history, wall seconds so far); (0, {}, 0.0)
+        when there is none."""
+        payload = self.read()
+        if payload is None or payload.get("tag", "") != self.tag:
+            return 0, {}, 0.0
+        try:
+            for name, module in self.modules.items():
+                module.load_state_dict(payload["modules"][name])
+            for name, optimizer in optimizers.items():
+                optimizer.load_state_dict(payload["optimizers"][name])
+            for name, schedule in schedules.items():
+                schedule.load_state_dict(payload["schedules"][name])
+            for name, generator in self.generators.items():
+                generator.set_state(payload["generators"][name])
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise CheckpointError(self._refusal(f"its contents do not match this run ({err})")) from err
+        step = int(payload["step"])
+        for stream in self.streams:  # before the global generator is restored: seeking draws from it
+            stream.seek(step)
+        torch.set_rng_state(payload["torch_rng"])
+        if torch.cuda.is_available() and payload.get("cuda_rng"):
+            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        if self.extra is not None:
+            self.extra[1](payload["extra"])
+        log.info("resuming from %s at step %d", self.path, step)
+        return step, payload["history"], float(payload["wall_s"])
+
+    # -- writing ------------------------------------------------------------------------------------------------
+
+    def due(self, step: int, total: int) -> bool:
+        """Whether to write a checkpoint after `step` steps (never after the last: the result is saved then)."""
+        return self.every > 0 and step % self.every == 0 and step < total
+
+    def save(self, step: int, optimizers: dict, schedules: dict, history: dict, wall_s: float) -> None:
+        payload = {
+            "key_hash": config_hash(self.key),
+            "tag": self.tag,
+            "step": step,
+            "wall_s": wall_s,
+            "modules": {name: module.state_dict() for name, module in self.modules.items()},
+            "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
+            "schedules": {name: s.state_dict() for name, s in schedules.items()},
+            "generators": {name: g.get_state() for name, g in self.generators.items()},
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "extra": self.extra[0]() if self.extra is not None else {},
+            "history": history,
+        }
+        atomic_torch_save(self.path, payload)
+
+
+def discard_checkpoint(path: str | Path) -> None:
+    """Remove a run's checkpoint file and its folder (the run's result is safe elsewhere)."""
+    path = Path(path)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()
