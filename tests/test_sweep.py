@@ -1,6 +1,7 @@
 """A sweep goes on past a failed job: every job leaves a record, and sweep.json lists them."""
 
 import json
+import sys
 
 import pytest
 
@@ -30,3 +31,41 @@ def test_a_three_job_sweep_with_one_failure_leaves_two_records_and_a_failure(tmp
     summary = json.loads((sweep / "sweep.json").read_text())
     assert (summary["complete"], summary["failed"]) == (2, 1)
     assert summary["jobs"][1]["overrides"].endswith("loss.alpha=-1") and "loss.alpha" in summary["jobs"][1]["error"]
+
+
+class FakeWandb:
+    """Records what the wandb logger asks of wandb: each run's name and group, and when runs finish."""
+
+    def __init__(self):
+        self.events = []
+
+    def init(self, **kwargs):
+        self.events.append(("init", kwargs["name"], kwargs["group"]))
+        events, name = self.events, kwargs["name"]
+
+        class Run:
+            summary = {}
+
+            def log(self, values):
+                pass
+
+            def finish(self):
+                events.append(("finish", name, None))
+
+        return Run()
+
+
+def test_with_wandb_each_sweep_job_is_one_run_grouped_by_the_sweep_and_finished_before_the_next(tmp_path, monkeypatch):
+    fake = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    sweep = tmp_path / "sweep"
+    common = ["experiment=smoke", "pretrain_if_missing=true", f"paths.outputs={tmp_path}", f"hydra.sweep.dir={sweep}"]
+    main(["train", "-m", *common, "logger=wandb", "loss.alpha=0.5,0.25"])
+    kinds = [(kind, name) for kind, name, _ in fake.events]
+    assert kinds == [
+        ("init", "train-vqgan-l2_noise-job0"),
+        ("finish", "train-vqgan-l2_noise-job0"),
+        ("init", "train-vqgan-l2_noise-job1"),
+        ("finish", "train-vqgan-l2_noise-job1"),
+    ]
+    assert {group for kind, _, group in fake.events if kind == "init"} == {str(sweep)}
