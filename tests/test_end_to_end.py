@@ -110,10 +110,13 @@ def test_eval_of_a_folder_that_is_no_generator(outputs, capsys):
     assert "checkpoint=" in capsys.readouterr().err
 
 
-def test_report_prints_the_table_of_each_record(outputs, capsys):
-    main(["report", str(outputs / "runs" / "train"), f"paths.outputs={outputs}"])
+def test_report_writes_the_paper_table_of_the_records(outputs, capsys):
+    report = outputs / "report"
+    main(["report", str(outputs / "runs" / "train"), f"paths.outputs={outputs}", f"out={report}"])
     out = capsys.readouterr().out
-    assert "| unlearned | forget | 24 |" in out and "Backbone: domain-judge" in out
+    assert "| Original |" in out and "| Ours |" in out and "Backbone: domain-judge" in out
+    written = {p.name for p in report.iterdir()}
+    assert written >= {"tables.md", "tables.csv", "tables.tex", "tsne_fashion_mnist_vqgan.png"}
 
 
 def test_a_run_that_breaks_leaves_a_failed_record(outputs, monkeypatch):

@@ -1,15 +1,23 @@
-"""iguln report PATH...: the result table of every results.json under the given run or multirun dirs."""
+"""iguln report PATH...: the paper's tables (Markdown, CSV, LaTeX) and figures from every results.json under the
+given run or multirun dirs, written into the report's own dir."""
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from iguln.commands.app import hydra_app
 from iguln.errors import ConfigError
-from iguln.report.table import markdown_table
+from iguln.io import atomic_write_text
+from iguln.report.figures import alpha_curves, sample_grids, tsne
+from iguln.report.formats import csv_text, latex, markdown
+from iguln.report.paper import build_blocks
+
+log = logging.getLogger("iguln")
 
 
 def find_records(inputs: list[str]) -> list[Path]:
@@ -25,13 +33,26 @@ def find_records(inputs: list[str]) -> list[Path]:
 def run(cfg: DictConfig) -> None:
     if not cfg.inputs:
         raise ConfigError("inputs", [], "one or more run or multirun dirs", "Run: iguln report outputs/train/...")
-    records = find_records(list(cfg.inputs))
-    if not records:
+    paths = find_records(list(cfg.inputs))
+    if not paths:
         raise ConfigError("inputs", list(cfg.inputs), "dirs that contain results.json files")
-    for path in records:
-        record = json.loads(path.read_text())
-        print(f"\n## {path.parent} ({record.get('command')}, {record.get('status')})\n")
-        print(markdown_table(record))
+    records = [(p, json.loads(p.read_text())) for p in paths]
+    blocks = build_blocks(records)
+    if not blocks:
+        raise ConfigError("inputs", list(cfg.inputs), "dirs with `iguln train` records (the tables compare methods)")
+    out = Path(cfg.out) if cfg.out else Path(HydraConfig.get().runtime.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table = markdown(blocks)
+    atomic_write_text(out / "tables.md", table)
+    atomic_write_text(out / "tables.csv", csv_text(blocks))
+    atomic_write_text(out / "tables.tex", latex(blocks))
+    figures = []
+    for block in blocks:
+        figures += alpha_curves(block, out) + sample_grids(block, out)
+        if cfg.tsne:
+            figures += [p for p in [tsne(block, out)] if p is not None]
+    print(table)
+    print(f"{len(records)} records; written to {out}: tables.md, tables.csv, tables.tex, {len(figures)} figures")
 
 
 main = hydra_app("report", run)

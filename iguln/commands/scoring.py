@@ -15,6 +15,8 @@ from iguln.metrics.cache import cached_features
 from iguln.metrics.evaluate import extract_features, metric_entries
 from iguln.models.generator import Generator
 
+EMBEDDINGS_KEPT = 500
+
 
 def _features_key(job: Job, backbone: Backbone, subset: str) -> dict:
     from iguln.commands.original import data_identity
@@ -30,12 +32,13 @@ def _features_key(job: Job, backbone: Backbone, subset: str) -> dict:
 
 
 def score_models(
-    job: Job, backbone: Backbone, models: dict[str, tuple[Generator, str | None]]
+    job: Job, backbone: Backbone, models: dict[str, tuple[Generator, str | None]], embeddings: dict | None = None
 ) -> tuple[dict, list[str]]:
     """Metrics of each named generator on the forget and retain test sets. models: name -> (generator, the sha256
     of its stored weights, or None); features of the ground truth and of stored generators come from the store
     when an earlier job made them with the same data, images, backbone, generation settings and seed. Returns
-    (metrics, which feature sets were reused)."""
+    (metrics, which feature sets were reused). `embeddings`, when given, receives the backbone embeddings
+    ("<model>/<set>": [N, D], the first EMBEDDINGS_KEPT of each) for the report's T-SNE."""
     cfg, sets, store = job.cfg, job.eval_sets(), job.cfg.paths.store
     seed = cfg.seed + 4
     start, reused = time.perf_counter(), {}
@@ -73,5 +76,7 @@ def score_models(
                 }
                 fake, reused[f"{name}/{s}"] = cached_features(store, f"{name}-{s}", key, generate)
             metrics[name][s] = metric_entries(real[s], fake, backbone, cfg.eval.is_splits, seed)
+            if embeddings is not None and "embed" in fake:
+                embeddings[f"{name}/{s}"] = fake["embed"][:EMBEDDINGS_KEPT].clone()
         job.timings[f"eval_{name}"] = round(time.perf_counter() - start, 3)
     return metrics, sorted(k for k, v in reused.items() if v)

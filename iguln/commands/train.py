@@ -14,7 +14,7 @@ from iguln.commands.app import hydra_app
 from iguln.commands.common import Job, load_backbone, prepare, run_name
 from iguln.commands.original import ensure_original, ensure_retrained
 from iguln.commands.scoring import score_models
-from iguln.io import config_hash
+from iguln.io import atomic_torch_save, config_hash
 from iguln.loggers import make_logger
 from iguln.models.checkpoint import load_generator
 from iguln.models.registry import configure_generation
@@ -27,6 +27,7 @@ from iguln.unlearn.recipe import read_recipe
 from iguln.unlearn.unlearning import unlearn
 
 log = logging.getLogger("iguln")
+EMBEDDINGS = "embeddings.pt"  # backbone embeddings of outputs, for the report's T-SNE
 
 
 def method_record(job: Job) -> dict:
@@ -127,9 +128,13 @@ def run(cfg: DictConfig) -> None:
                 result.to(job.device)
                 record["models"]["unlearned"] = {"path": str(job.run_dir / "unlearned"), "sha256": saved["sha256"]}
         models = {"original": original, "unlearned": result}
+        embeddings: dict = {}
         record["metrics"], record["features_reused"] = score_models(
-            job, backbone, {k: (m, stored[k]) for k, m in models.items()}
+            job, backbone, {k: (m, stored[k]) for k, m in models.items()}, embeddings
         )
+        if embeddings:
+            atomic_torch_save(job.run_dir / EMBEDDINGS, embeddings)
+            record["embeddings"] = str(job.run_dir / EMBEDDINGS)
         samples = save_samples(job.run_dir / "samples.png", job.eval_sets(), job.mask, models, job.device)
         record["samples"] = str(samples)
         job.timings["total"] = round(time.perf_counter() - started, 3)

@@ -1,0 +1,87 @@
+"""Writing the paper's table blocks as Markdown, CSV and LaTeX."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from iguln.report.paper import BETTER, HEADERS, METRICS, SETS, Block
+
+COLUMNS = [(s, m) for s in SETS for m in METRICS]
+
+
+def cell(entry: dict | None) -> str:
+    """A metric's value to 3 decimals; "missing" (its reason is listed below the table) when it has none."""
+    if entry is None:
+        return "—"
+    if entry.get("value") is None:
+        return "missing"
+    return f"{entry['value']:.3f}"
+
+
+def _missing(block: Block) -> list[str]:
+    return [
+        f"{row.label} / {s} / {m}: {row.metrics[s][m]['missing']}"
+        for row in block.rows
+        for s in SETS
+        for m in METRICS
+        if "missing" in row.metrics.get(s, {}).get(m, {})
+    ]
+
+
+def markdown(blocks: list[Block]) -> str:
+    out = []
+    for block in blocks:
+        out.append(f"### {block.data} — {block.model}\n")
+        header = " | ".join(f"{s} {HEADERS[m]} {BETTER[(s, m)]}" for s, m in COLUMNS)
+        out.append(f"| row | {header} |")
+        out.append("|---" * (1 + len(COLUMNS)) + "|")
+        for row in block.rows:
+            out.append(f"| {row.label} | " + " | ".join(cell(row.metrics.get(s, {}).get(m)) for s, m in COLUMNS) + " |")
+        out.append(f"\n{block.caption()}")
+        out += [f"- missing: {m}" for m in _missing(block)]
+        out += [f"- FAILED: {path}: {error}" for path, error in block.failed]
+        out.append("")
+    return "\n".join(out)
+
+
+def csv_text(blocks: list[Block]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        ["data", "model", "row", "alpha", "set", "metric", "value", "better", "backbone", "n_generated", "n_real",
+         "missing", "record"]
+    )  # fmt: skip
+    for block in blocks:
+        for row in block.rows:
+            for s, m in COLUMNS:
+                entry = row.metrics.get(s, {}).get(m, {})
+                writer.writerow(
+                    [block.data, block.model, row.label, row.alpha, s, m, entry.get("value"), BETTER[(s, m)],
+                     entry.get("backbone"), entry.get("n_generated"), entry.get("n_real"), entry.get("missing", ""),
+                     row.path]
+                )  # fmt: skip
+        for path, error in block.failed:
+            writer.writerow([block.data, block.model, "FAILED", None, None, None, None, None, None, None, None, error,
+                             path])  # fmt: skip
+    return buffer.getvalue()
+
+
+def _tex(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#")):
+        text = text.replace(a, b)
+    return text.replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$").replace("α", r"$\alpha$")
+
+
+def latex(blocks: list[Block]) -> str:
+    out = []
+    for block in blocks:
+        out += [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "r" * len(COLUMNS) + "}", r"\toprule"]
+        out.append(r" & \multicolumn{3}{c}{Forget set} & \multicolumn{3}{c}{Retain set} \\")
+        out.append(" & " + " & ".join(_tex(f"{HEADERS[m]} {BETTER[(s, m)]}") for s, m in COLUMNS) + r" \\")
+        out.append(r"\midrule")
+        for row in block.rows:
+            values = " & ".join(cell(row.metrics.get(s, {}).get(m)) for s, m in COLUMNS)
+            out.append(f"{_tex(row.label)} & {values} \\\\")
+        out += [r"\bottomrule", r"\end{tabular}", f"\\caption{{{_tex(block.caption())}}}", r"\end{table}", ""]
+    return "\n".join(out)

@@ -1,0 +1,144 @@
+"""The paper's table layout from result records: one block per (data set, model family), rows Original, the four
+baselines, Ours, Ours (proxy retain) and Retrain, columns FID / IS / CLIP on the forget and the retain set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROWS = (
+    "Original",
+    "MAX LOSS",
+    "NOISY LABEL",
+    "RETAIN LABEL",
+    "RANDOM ENCODER",
+    "Ours",
+    "Ours (proxy retain)",
+    "Retrain",
+)
+LOSS_ROWS = {
+    "max_loss": "MAX LOSS",
+    "noisy_label": "NOISY LABEL",
+    "retain_label": "RETAIN LABEL",
+    "random_encoder": "RANDOM ENCODER",
+    "l2_noise": "Ours",
+    "retrain": "Retrain",
+}
+SETS = ("forget", "retain")
+METRICS = ("fid", "is", "clip")
+# which direction is better for unlearning: the forget set should get worse, the retain set stay good
+BETTER = {("forget", "fid"): "↑", ("forget", "is"): "↓", ("forget", "clip"): "↓"} | {
+    ("retain", "fid"): "↓",
+    ("retain", "is"): "↑",
+    ("retain", "clip"): "↑",
+}
+HEADERS = {"fid": "FID", "is": "IS", "clip": "CLIP"}
+
+
+def method_of(record: dict) -> dict:
+    """The record's method (loss, alpha, retain source), from `method` or, for older records, from its config."""
+    if "method" in record:
+        return record["method"]
+    config = record.get("config", {})
+    return {
+        "loss": config.get("loss", {}).get("name"),
+        "alpha": config.get("loss", {}).get("alpha"),
+        "retain_source": config.get("split", {}).get("retain_source", "retain"),
+    }
+
+
+def row_of(record: dict) -> str:
+    method = method_of(record)
+    name = LOSS_ROWS.get(method["loss"], str(method["loss"]))
+    return f"{name} (proxy retain)" if method.get("retain_source") == "proxy" else name
+
+
+@dataclass
+class Row:
+    label: str
+    metrics: dict  # set -> metric -> entry (value, backbone, n_generated, n_real, missing)
+    path: str
+    alpha: float | None = None
+
+
+@dataclass
+class Block:
+    data: str
+    model: str
+    rows: list[Row] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (record path, error)
+    originals: set[str] = field(default_factory=set)  # sha256 of the originals the rows come from
+
+    def caption(self) -> str:
+        """Backbone(s) and sample counts, the arrows' meaning, and a warning when rows have different originals."""
+        backbones, counts = set(), {}
+        for row in self.rows:
+            for subset, entries in row.metrics.items():
+                for entry in entries.values():
+                    accuracy = entry.get("judge_test_accuracy")
+                    backbones.add(entry["backbone"] + (f" (test accuracy {accuracy:.3f})" if accuracy else ""))
+                    counts.setdefault(subset, set()).add((entry["n_generated"], entry["n_real"]))
+        sizes = "; ".join(
+            f"{s}: " + ", ".join(f"{g} generated vs {n} real" for g, n in sorted(counts[s]))
+            for s in SETS
+            if s in counts
+        )
+        text = (
+            f"{self.data}, model {self.model}. Backbone: {'; '.join(sorted(backbones)) or 'none'}. Images: {sizes}. "
+            "Arrows: the better direction for unlearning (forget: FID up, IS and CLIP down; retain: FID down, IS "
+            "and CLIP up)."
+        )
+        if len(self.originals) > 1:
+            text += f" Rows come from {len(self.originals)} different original generators."
+        return text
+
+
+def _data_name(record: dict) -> str:
+    return record.get("config", {}).get("data", {}).get("name", "unknown data")
+
+
+def _model_name(record: dict) -> str:
+    return record.get("config", {}).get("model", {}).get("name", "unknown model")
+
+
+def build_blocks(records: list[tuple[Path, dict]]) -> list[Block]:
+    """Blocks of the paper's table from (path, record) pairs of `iguln train` records; other commands' records
+    are left out, failed ones listed in their block."""
+    blocks: dict[tuple[str, str], Block] = {}
+    for path, record in records:
+        if record.get("command") != "train":
+            continue
+        key = (_data_name(record), _model_name(record))
+        block = blocks.setdefault(key, Block(*key))
+        if record.get("status") != "complete":
+            block.failed.append((str(path), record.get("error", f"status {record.get('status')}")))
+            continue
+        if not block.originals:
+            block.rows.append(Row("Original", record["metrics"]["original"], str(path)))
+        block.originals.add(record["models"]["original"]["sha256"])
+        block.rows.append(Row(row_of(record), record["metrics"]["unlearned"], str(path), method_of(record)["alpha"]))
+    for block in blocks.values():
+        _label_repeats(block)
+        block.rows.sort(key=lambda r: (_rank(r.label), r.alpha if r.alpha is not None else -1.0))
+    return [blocks[k] for k in sorted(blocks)]
+
+
+def _rank(label: str) -> int:
+    base = label.split(" (α")[0]
+    return ROWS.index(base) if base in ROWS else len(ROWS)
+
+
+def _label_repeats(block: Block) -> None:
+    """A row that appears with several alphas (a sweep) gets its alpha in the label; exact repeats get their path."""
+    by_label: dict[str, list[Row]] = {}
+    for row in block.rows:
+        by_label.setdefault(row.label, []).append(row)
+    for rows in by_label.values():
+        if len(rows) < 2:
+            continue
+        alphas = [r.alpha for r in rows]
+        for row in rows:
+            if len(set(alphas)) == len(alphas):
+                row.label = f"{row.label} (α={row.alpha:g})"
+            else:
+                row.label = f"{row.label} ({Path(row.path).parent.name})"
