@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 TEST_ENV := HF_HUB_OFFLINE=1 WANDB_MODE=disabled
 
-.PHONY: install data demo test test-full lint format clean bench-demo
+.PHONY: install data demo test test-full lint format clean bench-demo reproduce-paper reproduce-mini
 
 install: $(STAMP) data
 
@@ -30,6 +30,16 @@ data:
 
 demo: install
 	$(BIN)/iguln train experiment=demo
+
+# The paper's matrix (every family, every row, ImageNet-1K and Places-365), then the report; stops first listing
+# any missing data root or weights file. MODELS=vqgan,diffusion leaves a family out.
+MODELS ?= vqgan,mae,diffusion
+reproduce-paper: install
+	$(BIN)/iguln reproduce paper --models $(MODELS)
+
+# The same matrix on Fashion-MNIST on a CPU, with an alpha sweep, then the report.
+reproduce-mini: install
+	$(BIN)/iguln reproduce mini --models $(MODELS)
 
 test: install
 	$(TEST_ENV) $(BIN)/python -m pytest -q -m "not slow"

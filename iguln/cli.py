@@ -13,7 +13,8 @@ COMMANDS = {
     "pretrain": ("iguln.commands.pretrain", "train the original generator and put it in the store"),
     "train": ("iguln.commands.train", "unlearn the forget classes, then score original and unlearned"),
     "eval": ("iguln.commands.evaluate", "score a generator (checkpoint=PATH, or the store's original)"),
-    "report": ("iguln.commands.report", "print the result tables of run or multirun dirs (PATH...)"),
+    "report": ("iguln.commands.report", "the paper's tables and figures from run or multirun dirs (PATH...)"),
+    "reproduce": ("iguln.commands.reproduce", "run the paper's matrix (paper) or its CPU version (mini), then report"),
 }
 USAGE = f"""usage: iguln <command> [group=option ...] [key=value ...] [-m] [--help]
 
@@ -64,6 +65,13 @@ def main(argv: list[str] | None = None) -> None:
     if command not in COMMANDS:
         print(f"iguln: error: unknown command {command!r}. Allowed: {', '.join(COMMANDS)}.\n\n{USAGE}", file=sys.stderr)
         sys.exit(USER_ERROR_STATUS)
+    if command == "reproduce":  # a plain command that runs the others
+        from iguln.commands.reproduce import main as reproduce
+
+        status = reproduce(rest)
+        if status:
+            sys.exit(status)
+        return
     if command == "report":
         paths = [a for a in rest if "=" not in a and not a.startswith("-")]
         rest = [a for a in rest if a not in paths] + ([f"inputs=[{','.join(paths)}]"] if paths else [])

@@ -17,7 +17,7 @@ NEEDS_ROOT = {"imagefolder", "imagenet", "places365"}
 def test_every_option_composes_and_checks(group):
     for option in options(group):
         overrides = [f"{group}={option}"]
-        if group == "data" and option in NEEDS_ROOT:
+        if (group == "data" and option in NEEDS_ROOT) or option.startswith("paper/"):
             overrides.append("data.root=/data")
         for command in ("train", "pretrain", "eval"):
             cfg = compose_config(command, overrides)

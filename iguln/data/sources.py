@@ -21,7 +21,7 @@ def check_data_config(cfg: DictConfig) -> None:
     """Fail before any work on an unknown data set or a required root that was not given."""
     if cfg.name not in LOADERS:
         raise ConfigError("data.name", cfg.name, sorted(LOADERS), "Pick one with data=NAME.")
-    if OmegaConf.is_missing(cfg, "root"):
+    if OmegaConf.is_missing(cfg, "root") or ("train_dir" in cfg and cfg.root is None):
         raise ConfigError(
             "data.root",
             "???",

@@ -138,7 +138,7 @@ def _label_repeats(block: Block) -> None:
             continue
         alphas = [r.alpha for r in rows]
         for row in rows:
-            if len(set(alphas)) == len(alphas):
-                row.label = f"{row.label} (α={row.alpha:g})"
-            else:
-                row.label = f"{row.label} ({Path(row.path).parent.name})"
+            parts = [f"α={row.alpha:g}"] if len(set(alphas)) > 1 and row.alpha is not None else []
+            if alphas.count(row.alpha) > 1:  # the same row twice: tell the runs apart
+                parts.append(Path(row.path).parent.name)
+            row.label = f"{row.label} ({', '.join(parts)})"
