@@ -58,7 +58,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|")
     for name, (rec, model) in table.items():
         cells = [value(rec, model, s, m) for m in ("fid", "is", "clip") for s in ("forget", "retain")]
-        wall = rec.get("unlearning", {}).get("wall_s", "")
+        wall = rec.get("unlearning", {}).get("wall_s", "") if name != "Original" else ""
         print(f"| {name} | " + " | ".join(f"{c:.3f}" for c in cells) + f" | {wall} |")
     manifest = json.loads((Path(rows["Retrain"]["models"]["unlearned"]["path"]) / "manifest.json").read_text())
     retrain_s = sum(stage["wall_s"] for stage in manifest["training"].values())
