@@ -38,7 +38,6 @@ def test_missing_class_folders_and_weights_files_are_named(tmp_path, monkeypatch
     assert not any("eval.weights" in i for i in items)
 
 
-@pytest.mark.slow  # about 1.5-3 minutes: 10 smoke jobs
 def test_a_shrunk_mini_matrix_gives_a_table_with_every_row(tmp_path, capsys):
     main(["reproduce", "mini", "--smoke", "--models", "vqgan", "--outputs", str(tmp_path)])
     table = (tmp_path / "reproduce" / "mini" / "report" / "tables.md").read_text()
