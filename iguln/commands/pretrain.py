@@ -1,4 +1,4 @@
-"""iguln pretrain: make the original generator (trained on the forget + retain classes, or imported from
+"""iguln pretrain: make the original generator (trained on every class of the data set, or imported from
 released weights) and put it in the store."""
 
 from __future__ import annotations
