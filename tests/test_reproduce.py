@@ -11,7 +11,7 @@ def test_the_paper_matrix_lists_every_missing_item_and_runs_nothing(tmp_path, ca
     with pytest.raises(SystemExit) as exit_info:
         main(["reproduce", "paper", "--outputs", str(tmp_path)])
     assert exit_info.value.code == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     for experiment in ("imagenet_vqgan", "imagenet_diffusion", "places365_vqgan", "places365_mae"):
         assert f"experiment=paper/{experiment}:" in out
     assert "data.root=... (or IGULN_IMAGENET=...): not set" in out

@@ -16,25 +16,20 @@ that fails is recorded and the matrix goes on. The report is written to <outputs
 from __future__ import annotations
 
 import argparse
-import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from iguln.commands.app import CONF_DIR, USER_ERROR_STATUS
 
 FAMILIES = ("vqgan", "mae", "diffusion")
 ROW_LOSSES = "l2_noise,max_loss,noisy_label,retain_label,random_encoder,retrain"
 MINI_ALPHAS = (0.1, 0.25, 0.5, 1.0)  # the alpha sweep of mini; the rows' own alpha is not run twice
-ENV = {  # config key -> the environment variable the paper experiments read it from
-    "data.root": {"imagenet": "IGULN_IMAGENET", "places365": "IGULN_PLACES365"},
-    "model.pretrained": {"vqgan": "IGULN_MAGE_WEIGHTS", "diffusion": "IGULN_PALETTE_WEIGHTS"},
-    "model.pretrained_tokenizer": {"vqgan": "IGULN_VQGAN_WEIGHTS"},
-    "eval.weights": {"inception": "IGULN_INCEPTION_WEIGHTS"},
-}
+ENV_VALUE = re.compile(r"\$\{oc\.env:(\w+)")  # how a paper experiment reads a key from the environment
 
 
 def experiments(matrix: str, models: list[str], smoke: bool) -> list[str]:
@@ -49,9 +44,13 @@ def compose_job(experiment: str, model: str | None, overrides: list[str]) -> Dic
         return compose("train", [f"experiment={experiment}", *extra, *overrides])
 
 
-def _where(key: str, choice: str) -> str:
-    env = ENV.get(key, {}).get(choice)
-    return f"{key}=... (or {env}=...)" if env else f"{key}=..."
+def _where(cfg: DictConfig, key: str) -> str:
+    """How to give `key`: the override, and the environment variable the config reads it from, if any."""
+    raw = OmegaConf.to_container(cfg, resolve=False)
+    for part in key.split("."):
+        raw = raw.get(part) if isinstance(raw, dict) else None
+    env = ENV_VALUE.match(raw) if isinstance(raw, str) else None
+    return f"{key}=... (or {env.group(1)}=...)" if env else f"{key}=..."
 
 
 def missing_items(cfg: DictConfig) -> list[str]:
@@ -62,7 +61,7 @@ def missing_items(cfg: DictConfig) -> list[str]:
     root = data.get("root")
     if root is None or not Path(str(root)).is_dir():
         state = "not set" if root is None else f"{root} does not exist"
-        items.append(f"{_where('data.root', data.name)}: {state}; the {data.name} folder, {layout}")
+        items.append(f"{_where(cfg, 'data.root')}: {state}; the {data.name} folder, {layout}")
     else:
         classes = list(cfg.split.forget) + list(cfg.split.retain)
         for part in (data.train_dir, data.eval_dir):
@@ -81,20 +80,21 @@ def missing_items(cfg: DictConfig) -> list[str]:
             continue
         value = model.get(key)
         if value is None and key == "pretrained":
-            items.append(f"{_where('model.' + key, model.name)}: not set; the paper's released {model.name} weights")
+            items.append(f"{_where(cfg, 'model.' + key)}: not set; the paper's released {model.name} weights")
         elif value is not None and not Path(str(value)).is_file():
-            items.append(f"{_where('model.' + key, model.name)}: {value} is not a file")
+            items.append(f"{_where(cfg, 'model.' + key)}: {value} is not a file")
     weights = cfg.eval.get("weights")
     if cfg.eval.backbone == "inception" and (weights is None or not Path(str(weights)).is_file()):
         state = "not set" if weights is None else f"{weights} is not a file"
-        items.append(f"{_where('eval.weights', 'inception')}: {state}; torch-fidelity's Inception-V3 weights file")
+        items.append(f"{_where(cfg, 'eval.weights')}: {state}; torch-fidelity's Inception-V3 weights file")
     return items
 
 
-def iguln(*args: str) -> int:
-    """Run one iguln command in a subprocess; its status (a failed job is recorded by the command itself)."""
+def iguln(*args: str, dry_run: bool = False) -> int:
+    """Run one iguln command in a subprocess (or, dry, only print it); its status. A failed job is recorded by the
+    command itself, so the matrix goes on."""
     print("+ iguln " + " ".join(args), flush=True)
-    return subprocess.run([sys.executable, "-m", "iguln", *args], env={**os.environ}).returncode
+    return 0 if dry_run else subprocess.run([sys.executable, "-m", "iguln", *args]).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     models = [m for m in args.models.split(",") if m]
     unknown = [m for m in models if m not in FAMILIES]
     if unknown:
-        print(f"iguln reproduce: error: --models={unknown[0]!r} is not valid. Allowed: {', '.join(FAMILIES)}.")
+        print(f"iguln reproduce: error: --models={unknown[0]!r} is not valid. Allowed: {', '.join(FAMILIES)}.",
+              file=sys.stderr)  # fmt: skip
         return USER_ERROR_STATUS
     root = args.outputs / "reproduce" / args.matrix
     common = [f"paths.outputs={args.outputs}", *args.overrides]
@@ -135,18 +136,14 @@ def main(argv: list[str] | None = None) -> int:
             if items:
                 missing[experiment] = items
         if missing:
-            print("iguln reproduce paper: error: missing before any work starts:")
+            lines = ["iguln reproduce paper: error: missing before any work starts:"]
             for experiment, items in missing.items():
-                print(f"  experiment={experiment}:")
-                print("\n".join(f"    - {item}" for item in items))
+                lines += [f"  experiment={experiment}:", *(f"    - {item}" for item in items)]
+            print("\n".join(lines), file=sys.stderr)
             return USER_ERROR_STATUS
     for _, _, command in plan:
-        print("+ iguln " + " ".join(command)) if args.dry_run else iguln(*command)
-    report = ["report", str(root), f"paths.outputs={args.outputs}", f"out={root / 'report'}"]
-    if args.dry_run:
-        print("+ iguln " + " ".join(report))
-        return 0
-    return iguln(*report)
+        iguln(*command, dry_run=args.dry_run)
+    return iguln("report", str(root), f"paths.outputs={args.outputs}", f"out={root / 'report'}", dry_run=args.dry_run)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import time
 from omegaconf import OmegaConf
 
 from iguln.commands.common import Job
+from iguln.commands.original import data_identity
 from iguln.data.split import SETS
 from iguln.io import config_hash
 from iguln.metrics.backbones import Backbone
@@ -19,8 +20,6 @@ EMBEDDINGS_KEPT = 500
 
 
 def _features_key(job: Job, backbone: Backbone, subset: str) -> dict:
-    from iguln.commands.original import data_identity
-
     return {
         "data": data_identity(job),
         "images": config_hash(job.split.evaluate[subset], 16),

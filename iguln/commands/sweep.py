@@ -53,7 +53,7 @@ class SweepSummary(Callback):
         summary = sweep_summary(config.hydra.sweep.dir)
         atomic_write_json(Path(config.hydra.sweep.dir) / "sweep.json", summary)
         if summary["failed"]:
-            print(f"sweep: {summary['failed']} failed job(s) so far; see {config.hydra.sweep.dir}/sweep.json")
+            log.warning("sweep: %d failed job(s) so far; see %s/sweep.json", summary["failed"], config.hydra.sweep.dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         summary = sweep_summary(config.hydra.sweep.dir)
@@ -66,4 +66,3 @@ class SweepSummary(Callback):
             shown = "" if None in fid else f"  forget FID {fid[0]:.3f}, retain FID {fid[1]:.3f}"
             lines.append(f"  job {job['job']} [{job['overrides']}]: {job['status']}{shown} {job.get('error', '')}")
         log.info("\n".join(lines))
-        print("\n".join(lines))

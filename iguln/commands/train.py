@@ -59,7 +59,7 @@ def unlearn_original(job: Job, original, original_sha256: str, logger) -> tuple[
     recipe = read_recipe(cfg.trainer, "trainer")
     checkpoint = unlearning_checkpoint(job, original_sha256, recipe)
     if not cfg.resume:
-        Path(checkpoint[0]).unlink(missing_ok=True)
+        discard_checkpoint(checkpoint[0])
     student = copy.deepcopy(original)  # the original itself is the frozen teacher E0
     log.info(
         "unlearning %s with %s (alpha=%s): %d forget + %d %s images, %d steps",

@@ -4,13 +4,12 @@ features once: <paths.store>/features/<name>-<hash of key>/features.pt, loaded w
 from __future__ import annotations
 
 import logging
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from iguln.io import atomic_torch_save
+from iguln.io import UNREADABLE, atomic_torch_save
 from iguln.store import entry_dir
 
 log = logging.getLogger("iguln")
@@ -27,7 +26,7 @@ def cached_features(store: str | Path, name: str, key: dict, compute: Callable[[
             if isinstance(features, dict) and all(isinstance(v, torch.Tensor) for v in features.values()):
                 return features, True
             log.warning("ignoring %s: not a dict of tensors", path)
-        except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:  # recompute
+        except UNREADABLE as err:  # recompute
             log.warning("ignoring unreadable feature file %s (%s)", path, err)
     features = compute()
     atomic_torch_save(path, features)

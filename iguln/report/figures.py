@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -56,9 +55,8 @@ def sample_grids(block: Block, out: Path) -> list[Path]:
     for row in block.rows:
         if row.label == "Original":
             continue
-        record = json.loads(Path(row.path).read_text())
-        source = Path(record.get("samples", ""))
-        if source.is_file():
+        source = Path(row.samples or "")
+        if row.samples and source.is_file():
             path = out / f"samples_{_slug(block.data)}_{_slug(block.model)}_{_slug(row.label)}.png"
             shutil.copyfile(source, path)
             written.append(path)
@@ -73,10 +71,9 @@ def tsne(block: Block, out: Path, row_label: str = "Ours", seed: int = 0) -> Pat
     row = next((r for r in block.rows if r.label.split(" (α=")[0] == row_label), None)
     if row is None:
         return None
-    record = json.loads(Path(row.path).read_text())
-    if not record.get("embeddings") or not Path(record["embeddings"]).is_file():
+    if not row.embeddings or not Path(row.embeddings).is_file():
         return None
-    embeddings = torch.load(record["embeddings"], weights_only=True)
+    embeddings = torch.load(row.embeddings, weights_only=True)
     order = ("original/forget", "original/retain", "unlearned/forget", "unlearned/retain")
     groups = [k for k in order if k in embeddings]
     points = torch.cat([embeddings[k] for k in groups]).float().numpy()

@@ -59,6 +59,8 @@ class Row:
     metrics: dict  # set -> metric -> entry (value, backbone, n_generated, n_real, missing)
     path: str
     alpha: float | None = None
+    samples: str | None = None  # the run's sample grid (samples.png)
+    embeddings: str | None = None  # the run's kept backbone embeddings (embeddings.pt)
 
 
 @dataclass
@@ -116,7 +118,16 @@ def build_blocks(records: list[tuple[Path, dict]]) -> list[Block]:
         if not block.originals:
             block.rows.append(Row("Original", record["metrics"]["original"], str(path)))
         block.originals.add(record["models"]["original"]["sha256"])
-        block.rows.append(Row(row_of(record), record["metrics"]["unlearned"], str(path), method_of(record)["alpha"]))
+        block.rows.append(
+            Row(
+                row_of(record),
+                record["metrics"]["unlearned"],
+                str(path),
+                method_of(record)["alpha"],
+                record.get("samples"),
+                record.get("embeddings"),
+            )
+        )
     for block in blocks.values():
         _label_repeats(block)
         block.rows.sort(key=lambda r: (_rank(r.label), r.alpha if r.alpha is not None else -1.0))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -10,6 +9,7 @@ from torch.utils.data import Dataset
 from torchvision.utils import save_image
 
 from iguln.data.masks import apply_mask
+from iguln.io import atomic_write
 from iguln.models.generator import Generator
 from iguln.seeding import make_generator
 
@@ -32,8 +32,10 @@ def save_samples(
         x = torch.stack([dataset[i][0] for i in range(n)]).to(device)
         rows += [x, apply_mask(x, mask)]
         rows += [model.generate(x, mask, make_generator(seed, device)).float() for model in models.values()]
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    save_image(torch.cat(rows).cpu(), tmp, nrow=n, normalize=True, value_range=(-1, 1), padding=1)
-    os.replace(tmp, path)
-    return path
+    grid = torch.cat(rows).cpu()
+    atomic_write(
+        path,
+        lambda f: save_image(grid, f, format="png", nrow=n, normalize=True, value_range=(-1, 1), padding=1),
+        mode="wb",
+    )
+    return Path(path)

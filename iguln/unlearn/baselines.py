@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from iguln.unlearn.l2_noise import L2Noise
 from iguln.unlearn.noise import make_noise
 from iguln.unlearn.objective import Objective, feature_mse
 
@@ -69,16 +70,13 @@ def random_like(features: torch.Tensor | list[torch.Tensor], generator: torch.Ge
 
 
 @dataclass
-class RandomEncoder(Objective):
-    name = "random_encoder"
-    scope = "encoder"
+class RandomEncoder(L2Noise):
+    """The paper's loss with random features as the forget target (no noise image is drawn)."""
 
-    def terms(self, student, teacher, forget, retain, mask, generator=None) -> dict[str, torch.Tensor]:
-        probe_r, probe_f = student.encode_probe(retain, generator), student.encode_probe(forget, generator)
-        with torch.no_grad():
-            retain_target = teacher.encode(retain, mask, probe_r)
-            forget_target = random_like(teacher.encode(forget, mask, probe_f), generator)
-        return {
-            "retain": feature_mse(student.encode(retain, mask, probe_r), retain_target),
-            "forget": feature_mse(student.encode(forget, mask, probe_f), forget_target),
-        }
+    name = "random_encoder"
+
+    def forget_noise(self, forget, generator):
+        return None
+
+    def forget_target(self, teacher, forget, noise, mask, probe, generator=None):
+        return random_like(teacher.encode(forget, mask, probe), generator)

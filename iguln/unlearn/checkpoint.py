@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from torch import nn
 
 from iguln.data.batches import BatchStream
 from iguln.errors import MissingArtefactError
-from iguln.io import atomic_torch_save, config_hash
+from iguln.io import UNREADABLE, atomic_torch_save, config_hash
 from iguln.store import entry_dir
 
 log = logging.getLogger("iguln")
@@ -63,7 +62,7 @@ class Checkpoints:
             return None
         try:
             payload = torch.load(self.path, weights_only=True, map_location="cpu")
-        except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:
+        except UNREADABLE as err:
             raise CheckpointError(self._refusal(f"it cannot be read ({type(err).__name__}: {err})")) from err
         if not isinstance(payload, dict) or payload.get("key_hash") != config_hash(self.key):
             raise CheckpointError(self._refusal("it was written by a different config"))

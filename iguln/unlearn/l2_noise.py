@@ -23,12 +23,20 @@ class L2Noise(Objective):
     name = "l2_noise"
     scope = "encoder"
 
+    def forget_noise(self, forget: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor | None:
+        """The noise image n of the forget batch (drawn before the probes)."""
+        return make_noise(forget, self.noise, generator)
+
+    def forget_target(self, teacher, forget, noise, mask, probe, generator=None):
+        """The teacher's features the student's forget features are pulled towards: E0(n), as the family builds it."""
+        return teacher.forget_target(forget, noise, mask, probe)
+
     def terms(self, student, teacher, forget, retain, mask, generator=None) -> dict[str, torch.Tensor]:
-        noise = make_noise(forget, self.noise, generator)
+        noise = self.forget_noise(forget, generator)
         probe_r, probe_f = student.encode_probe(retain, generator), student.encode_probe(forget, generator)
         with torch.no_grad():
             retain_target = teacher.encode(retain, mask, probe_r)
-            forget_target = teacher.forget_target(forget, noise, mask, probe_f)
+            forget_target = self.forget_target(teacher, forget, noise, mask, probe_f, generator)
         return {
             "retain": feature_mse(student.encode(retain, mask, probe_r), retain_target),
             "forget": feature_mse(student.encode(forget, mask, probe_f), forget_target),
