@@ -55,6 +55,20 @@ def test_a_stream_that_seeks_gives_the_batches_it_would_have_given():
     assert all(torch.equal(next(resumed), e) for e in expected[5:])
 
 
+def test_a_stream_draws_from_the_global_generator_as_a_plain_loader_loop_does():
+    """Dropout shares torch's global generator with the loaders' per-epoch seeds: the stream must draw at the
+    same epoch boundaries as `for epoch: for batch in DataLoader(...)`, or every unlearned model shifts."""
+    data = torch.utils.data.TensorDataset(torch.arange(10.0).view(10, 1), torch.zeros(10))
+    torch.manual_seed(0)
+    stream = BatchStream(data, 3, seed=4)
+    mine = [(next(stream), torch.rand(1)) for _ in range(7)]
+    torch.manual_seed(0)
+    sampler = torch.utils.data.RandomSampler(data, generator=torch.Generator().manual_seed(4))
+    loader = torch.utils.data.DataLoader(data, batch_size=3, sampler=sampler, drop_last=True)
+    plain = [(images, torch.rand(1)) for _ in range(3) for images, _ in loader][:7]
+    assert all(torch.equal(a, c) and torch.equal(b, d) for (a, b), (c, d) in zip(mine, plain, strict=True))
+
+
 def test_pretraining_killed_in_its_second_stage_resumes_to_the_same_weights(tmp_path, monkeypatch):
     whole = iguln(tmp_path / "a", "pretrain", "whole")["models"]["original"]
     killing_fit(monkeypatch, original_module, after=9)  # 6 tokenizer steps, then 3 transformer steps

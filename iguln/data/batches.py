@@ -5,35 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from iguln.seeding import make_generator
-
-
-class _EpochBatches(Sampler[list[int]]):
-    """Batches of indices, epoch after epoch of `sampler` (the last incomplete batch of an epoch dropped), forever;
-    the first `skip` batches are drawn and left out."""
-
-    def __init__(self, sampler: RandomSampler, batch_size: int):
-        self.sampler, self.batch_size, self.skip = sampler, batch_size, 0
-
-    def __iter__(self) -> Iterator[list[int]]:
-        skip = self.skip
-        while True:
-            epoch = list(iter(self.sampler))
-            for start in range(0, len(epoch) - self.batch_size + 1, self.batch_size):
-                if skip:
-                    skip -= 1
-                    continue
-                yield epoch[start : start + self.batch_size]
 
 
 class BatchStream:
     """Image batches [B, C, H, W] drawn without replacement, reshuffled every epoch, forever.
 
     The order depends only on `seed` and the data set; a data set smaller than `batch_size` is sampled with
-    replacement so that every batch is full. `seek(step)` restarts the stream at batch `step`, exactly as if the
-    `step` batches before it had been drawn.
+    replacement so that every batch is full; an epoch's last incomplete batch is dropped. Each epoch gets a new
+    loader iterator, and making one draws a seed from torch's global generator (which dropout also draws from), so
+    the epochs' boundaries are part of a run's random stream. `seek(step)` restarts the stream at batch `step`,
+    exactly as if the `step` batches before it had been drawn.
     """
 
     def __init__(
@@ -47,16 +31,28 @@ class BatchStream:
             num_samples=batch_size if replacement else None,
             generator=make_generator(seed),
         )
-        self.batches = _EpochBatches(self.sampler, batch_size)
-        self.loader = DataLoader(dataset, batch_sampler=self.batches, num_workers=num_workers, pin_memory=pin_memory)
+        self.loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=self.sampler,
+            drop_last=True,
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+            persistent_workers=num_workers > 0,
+        )
         self._iterator: Iterator | None = None
 
     def seek(self, step: int) -> None:
-        """Restart at batch `step`. The loader's iterator is made now: making one draws a seed from torch's global
-        generator, so a resuming run must call this before it restores that generator's state."""
+        """Restart at batch `step`: whole epochs are skipped by drawing their order only, the rest of the last one
+        by loading its batches. The epoch's iterator is made now, so a resuming run must call this before it
+        restores torch's global generator."""
         self.sampler.generator = make_generator(self.seed)
-        self.batches.skip = step
+        epochs, within = divmod(step, len(self.loader))
+        for _ in range(epochs):
+            list(iter(self.sampler))
         self._iterator = iter(self.loader)
+        for _ in range(within):
+            next(self._iterator)
 
     def __iter__(self) -> BatchStream:
         return self
@@ -64,5 +60,9 @@ class BatchStream:
     def __next__(self) -> torch.Tensor:
         if self._iterator is None:
             self._iterator = iter(self.loader)
-        images, _labels = next(self._iterator)
+        try:
+            images, _labels = next(self._iterator)
+        except StopIteration:  # the next epoch
+            self._iterator = iter(self.loader)
+            images, _labels = next(self._iterator)
         return images
