@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import shlex
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from iguln.data.batches import BatchStream
 from iguln.data.split import pretrain_indices
 from iguln.errors import MissingArtefactError
 from iguln.io import sha256_file
-from iguln.models.registry import build_generator, weights_key
+from iguln.models.registry import build_generator, family_of, weights_key
 from iguln.seeding import make_generator, seed_modules
 from iguln.store import entry_dir
 from iguln.unlearn.checkpoint import Checkpoints, checkpoint_file, discard_checkpoint
@@ -26,9 +25,9 @@ from iguln.unlearn.recipe import read_recipe
 log = logging.getLogger("iguln")
 
 
-def pretrained_files(job: Job) -> list[str]:
-    """The released-weights files the model config names (empty when the original is trained here)."""
-    return [str(job.cfg.model[k]) for k in ("pretrained", "pretrained_tokenizer") if job.cfg.model.get(k)]
+def released_identity(job: Job) -> dict | None:
+    """What identifies the released weights the model config names (None when the original is trained here)."""
+    return family_of(job.cfg.model.name).released_identity(job.cfg.model)
 
 
 def data_identity(job: Job) -> dict:
@@ -61,15 +60,12 @@ def trained_key(job: Job, classes: list[int]) -> dict:
 
 
 def original_key(job: Job) -> dict:
-    """What the original generator depends on: the released weights it is imported from (path, size, modification
-    time) and the model config, or what it is trained with here (trained_key)."""
-    files = pretrained_files(job)
-    if files:
-        stats = [os.stat(f) for f in files if os.path.isfile(f)]
-        return {
-            "model": weights_key(job.cfg.model),
-            "files": [[f, s.st_size, s.st_mtime] for f, s in zip(files, stats, strict=False)],
-        }
+    """What the original generator depends on: the released weights it is imported from (files: path, size,
+    modification time; a hub checkpoint: id and commit) and the model config, or what it is trained with here
+    (trained_key)."""
+    identity = released_identity(job)
+    if identity is not None:
+        return {"model": weights_key(job.cfg.model), **identity}
     return trained_key(job, original_classes(job))
 
 
@@ -93,7 +89,7 @@ def ensure_original(job: Job, logger=None, pretrain_if_missing: bool = False) ->
     path = original_dir(job)
     if (path / "manifest.json").is_file():
         return path
-    if pretrained_files(job):
+    if released_identity(job) is not None:
         return import_original(job)
     if pretrain_if_missing:
         return pretrain_generator(job, original_classes(job), path, "original", logger)
@@ -107,18 +103,28 @@ def ensure_original(job: Job, logger=None, pretrain_if_missing: bool = False) ->
 def import_original(job: Job) -> Path:
     """Convert released weights (model.pretrained ...) into a generator folder in the store."""
     generator = build_generator(job.cfg.model)
-    loaded = generator.load_pretrained(job.cfg.model)
+    pretrained = {part: provenance(value) for part, value in generator.load_pretrained(job.cfg.model).items()}
     path = original_dir(job)
-    generator.save(
-        path,
-        role="original",
-        key=original_key(job),
-        source="released weights",
-        pretrained={k: {"path": v, "sha256": sha256_file(v)} for k, v in loaded.items()},
-        config=OmegaConf.to_container(job.cfg, resolve=True),
-    )
-    log.info("imported %s into %s", ", ".join(sorted(set(loaded.values()))), path)
+    try:
+        generator.save(
+            path,
+            role="original",
+            key=original_key(job),
+            source="released weights",
+            pretrained=pretrained,
+            config=OmegaConf.to_container(job.cfg, resolve=True),
+        )
+    except FileExistsError:  # another job of the sweep imported the same weights meanwhile
+        log.info("%s was imported by another job meanwhile; using it", path)
+        return path
+    log.info("imported %s into %s", ", ".join(sorted({p["path"] for p in pretrained.values()})), path)
     return path
+
+
+def provenance(loaded: str | dict) -> dict:
+    """What the record keeps of one loaded weights file: its path, sha256 and any provenance the family gave."""
+    info = dict(loaded) if isinstance(loaded, dict) else {"path": loaded}
+    return {**info, "sha256": sha256_file(info["path"])}
 
 
 def held_out_images(job: Job, classes: list[int], count: int = 1000) -> torch.Tensor:
@@ -209,15 +215,18 @@ def pretrain_generator(job: Job, classes: list[int], path: Path, role: str, logg
         stages[stage.name] = {**stage.info, **{k: v for k, v in history.items() if k != "history"}, "held_out": report}
         log.info("stage %s: %d steps in %.1f s; %s", stage.name, recipe.steps, history["wall_s"], report or "")
     wall = sum(s["wall_s"] for s in stages.values())
-    generator.cpu().save(
-        path,
-        role=role,
-        key=trained_key(job, classes),
-        source="iguln pretrain",
-        training=stages,
-        images=len(data),
-        config=OmegaConf.to_container(cfg, resolve=True),
-    )
+    try:
+        generator.cpu().save(
+            path,
+            role=role,
+            key=trained_key(job, classes),
+            source="iguln pretrain",
+            training=stages,
+            images=len(data),
+            config=OmegaConf.to_container(cfg, resolve=True),
+        )
+    except FileExistsError:  # another job of the sweep (same key, same seed) saved it meanwhile: keep that one
+        log.info("%s generator %s was saved by another job meanwhile; using it", role, path)
     job.timings["pretrain" if role == "original" else role] = round(wall, 3)
     discard_checkpoint(checkpoint)
     log.info("%s generator saved to %s (%.1f s)", role, path, wall)

@@ -5,6 +5,7 @@ Images are float [B, C, H, W] in [-1, 1]; masks are [B or 1, 1, H, W] float with
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -46,6 +47,7 @@ class Generator(nn.Module):
     generation: ClassVar[tuple[str, ...]] = ()  # model config keys that only tune generate() (not the weights)
     presets: ClassVar[dict[str, dict[str, Any]]] = {}  # preset name -> architecture
     recipes: ClassVar[tuple[str, ...]] = ("model.pretrain",)  # config keys of its pretraining recipes
+    released_form: ClassVar[str] = "a file"  # what model.pretrained names, in words
 
     @classmethod
     def check_config(cls, cfg: Any) -> None:
@@ -60,8 +62,29 @@ class Generator(nn.Module):
         """Set the generation-only settings (the model config keys named in `generation`)."""
         self.generation_values.update(values)
 
+    @classmethod
+    def released_config(cls, cfg: Any) -> dict | None:
+        """What the released weights named in the `model` config fix, read from their own config before any work:
+        {"arch": the whole architecture, other model key: value}; None when the preset decides (the default)."""
+        return None
+
+    @classmethod
+    def released_identity(cls, cfg: Any) -> dict | None:
+        """What the store key of an original imported from released weights holds about them (by default each
+        file's path, size and modification time); None when the `model` config names none (trained here)."""
+        files = [str(cfg[k]) for k in ("pretrained", "pretrained_tokenizer") if cfg.get(k)]
+        if not files:
+            return None
+        return {"files": [[f, os.stat(f).st_size, os.stat(f).st_mtime] for f in files if os.path.isfile(f)]}
+
+    @classmethod
+    def released_weights_present(cls, value: str) -> bool:
+        """Whether model.pretrained=value is on this machine (released_form says what it should be)."""
+        return os.path.isfile(value)
+
     def load_pretrained(self, cfg: Any) -> dict:
-        """Load released weights named in the `model` config (model.pretrained ...); returns what was loaded."""
+        """Load released weights named in the `model` config (model.pretrained ...); returns what was loaded:
+        {part: file path, or {"path": file path, other provenance (e.g. hub_id, revision)}}."""
         from iguln.errors import ConfigError
 
         raise ConfigError(

@@ -1,18 +1,23 @@
 """MAE (He et al. 2022) through transformers' ViTMAEForPreTraining, masked by the task instead of at random.
 
-Encoder for unlearning: `net.vit` (patch embedding + ViT blocks + norm); the decoder stays frozen.
+Encoder for unlearning: `net.vit` (patch embedding + ViT blocks + norm); the decoder stays frozen. Released weights
+(model.pretrained) are read by mae_hub.py.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
 from transformers import ViTMAEConfig, ViTMAEForPreTraining
 
 from iguln.data.masks import coarse_mask, random_cells, random_rectangles
+from iguln.errors import ConfigError
+from iguln.models import mae_hub
 from iguln.models.generator import Generator
 from iguln.models.positions import sincos_positions
 
@@ -54,11 +59,12 @@ def mae_large() -> dict:
 
 class MAE(Generator):
     family = "mae"
-    options = ("mask_ratio", "block_masks")
+    options = ("mask_ratio", "block_masks", "pixel_norm")
     presets = {"micro": mae_micro(), "tiny": mae_tiny(), "base": mae_base(), "large": mae_large()}
+    released_form = "a folder written by save_pretrained, or a hub id in the local Hugging Face cache"
 
-    def __init__(self, arch: dict, mask_ratio: float = 0.75, block_masks: float = 0.5):
-        super().__init__(arch, mask_ratio=mask_ratio, block_masks=block_masks)
+    def __init__(self, arch: dict, mask_ratio: float = 0.75, block_masks: float = 0.5, pixel_norm: dict | None = None):
+        super().__init__(arch, mask_ratio=mask_ratio, block_masks=block_masks, pixel_norm=pixel_norm)
         config = ViTMAEConfig(**arch, mask_ratio=mask_ratio, norm_pix_loss=False)
         self.net = ViTMAEForPreTraining(config)
         self.patch = arch["patch_size"]
@@ -68,10 +74,79 @@ class MAE(Generator):
         with torch.no_grad():
             self.net.vit.embeddings.position_embeddings.copy_(sincos_positions(self.grid, arch["hidden_size"]))
             self.net.decoder.decoder_pos_embed.copy_(sincos_positions(self.grid, arch["decoder_hidden_size"]))
+        # The network's pixel scale as an affine map of [-1, 1]: net = (x - shift) / scale, with (mean, std) of
+        # [0, 1] pixels giving shift = 2 mean - 1, scale = 2 std. Not saved with the weights (pixel_norm is in the
+        # spec); None: the network sees [-1, 1] images as they are, as iguln trains an MAE.
+        shift = scale = None
+        if pixel_norm is not None:
+            shape = (1, arch["num_channels"], 1, 1)
+            shift = (2 * torch.tensor(pixel_norm["mean"], dtype=torch.float32) - 1).view(shape)
+            scale = (2 * torch.tensor(pixel_norm["std"], dtype=torch.float32)).view(shape)
+        self.register_buffer("pixel_shift", shift, persistent=False)
+        self.register_buffer("pixel_scale", scale, persistent=False)
+
+    @classmethod
+    def check_config(cls, cfg: Any) -> None:
+        """model.pixel_norm: null or {mean: [...], std: [...]}, one value per channel, std > 0."""
+        norm, channels = cfg.get("pixel_norm"), cfg.arch.num_channels
+        if norm is None:
+            return
+        allowed = f"null or {{mean: [...], std: [...]}} with {channels} values each ([0, 1] pixels), std > 0"
+        try:
+            mean, std = [float(v) for v in norm["mean"]], [float(v) for v in norm["std"]]
+        except (KeyError, TypeError, ValueError) as err:
+            raise ConfigError("model.pixel_norm", norm, allowed) from err
+        if len(mean) != channels or len(std) != channels or min(std) <= 0:
+            raise ConfigError("model.pixel_norm", norm, allowed)
+
+    # -- released weights ---------------------------------------------------------------------------------------
+
+    @classmethod
+    def released_config(cls, cfg: Any) -> dict | None:
+        """With model.pretrained: the checkpoint's architecture (its image size is the run's resolution) and pixel
+        scale, read from its config files before any work."""
+        if not cfg.get("pretrained"):
+            return None
+        checkpoint = mae_hub.locate(str(cfg.pretrained))
+        arch = mae_hub.released_arch(mae_hub.read_config(checkpoint), checkpoint.source)
+        return {"arch": arch, "pixel_norm": mae_hub.pixel_norm(checkpoint, arch["num_channels"])}
+
+    @classmethod
+    def released_identity(cls, cfg: Any) -> dict | None:
+        """A hub checkpoint is known by its id and commit; a folder's by its weights files (path, size, mtime)."""
+        if not cfg.get("pretrained"):
+            return None
+        checkpoint = mae_hub.locate(str(cfg.pretrained))
+        if checkpoint.hub_id is not None:
+            return {"hub": {"id": checkpoint.hub_id, "revision": checkpoint.revision}}
+        stats = [(str(f), os.stat(f)) for f in mae_hub.weight_files(checkpoint)[1]]
+        return {"files": [[f, s.st_size, s.st_mtime] for f, s in stats]}
+
+    @classmethod
+    def released_weights_present(cls, value: str) -> bool:
+        return mae_hub.on_this_machine(value)
+
+    def load_pretrained(self, cfg: Any) -> dict:
+        """The released ViTMAEForPreTraining named by model.pretrained, read through transformers; returns
+        {part: {path, and hub_id and revision for a hub checkpoint}}, one part per weights file."""
+        checkpoint = mae_hub.locate(str(cfg.pretrained))
+        state, files = mae_hub.load_state(checkpoint, self.net.state_dict())
+        self.net.load_state_dict(state, strict=False)  # load_state checked the keys; absent positions stay ours
+        origin = {"hub_id": checkpoint.hub_id, "revision": checkpoint.revision} if checkpoint.hub_id else {}
+        parts = ["net"] if len(files) == 1 else [f"net/{f.name}" for f in files]
+        return {part: {"path": str(f), **origin} for part, f in zip(parts, files, strict=True)}
 
     @property
     def encoder(self) -> nn.Module:
         return self.net.vit
+
+    def _to_net(self, x: torch.Tensor) -> torch.Tensor:
+        """[-1, 1] images [B, C, H, W] -> the network's pixel scale."""
+        return x if self.pixel_shift is None else (x - self.pixel_shift) / self.pixel_scale
+
+    def _from_net(self, y: torch.Tensor) -> torch.Tensor:
+        """The network's pixel scale [B, C, H, W] -> [-1, 1] (not clamped)."""
+        return y if self.pixel_shift is None else y * self.pixel_scale + self.pixel_shift
 
     # -- masks ------------------------------------------------------------------------------------------------
 
@@ -112,14 +187,19 @@ class MAE(Generator):
     def encode(self, x: torch.Tensor, mask: torch.Tensor, probe=None) -> torch.Tensor:
         """ViT features of the visible patches: [B, 1 + L_visible, hidden] (class token first)."""
         with self._masked(self.patch_mask(mask, x.shape[0])) as noise:
-            return self.net.vit(pixel_values=x, noise=noise).last_hidden_state
+            return self.net.vit(pixel_values=self._to_net(x), noise=noise).last_hidden_state
 
-    def _predict(self, x: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
-        """Pixel predictions for every patch: [B, C, H, W] (only masked patches were trained to be right)."""
+    def _predict_net(self, pixels: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
+        """Pixel predictions for every patch on the network's scale: [B, C, H, W] from pixels [B, C, H, W] on that
+        scale (only masked patches were trained to be right)."""
         with self._masked(patches) as noise:
-            out = self.net.vit(pixel_values=x, noise=noise)
+            out = self.net.vit(pixel_values=pixels, noise=noise)
             logits = self.net.decoder(out.last_hidden_state, out.ids_restore).logits
         return self.net.unpatchify(logits)
+
+    def _predict(self, x: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
+        """Pixel predictions for every patch: [B, C, H, W] in [-1, 1] scale (not clamped) from x in [-1, 1]."""
+        return self._from_net(self._predict_net(self._to_net(x), patches))
 
     def generate(self, x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """x [B, C, H, W] in [-1, 1] with the masked pixels filled by the decoder; unmasked pixels unchanged."""
@@ -143,15 +223,17 @@ class MAE(Generator):
         generator: torch.Generator | None = None,
         target: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """MAE's loss: mean squared error on the masked patches' pixels (not normalised per patch). target
-        [B, C, H, W]: the pixels the masked patches are trained towards (default x itself)."""
+        """MAE's loss: mean squared error on the masked patches' pixels (not normalised per patch), on the network's
+        pixel scale (as the weights were trained). target [B, C, H, W] in [-1, 1]: the pixels the masked patches are
+        trained towards (default x itself)."""
         if mask is None:
             patches = self._training_patches(x.shape[0], x.device, generator)
         else:
             patches = self.patch_mask(mask, x.shape[0])
         if target is not None:
             pixels = self._pixels(patches, x)
-            error = (self._predict(x, patches).float() - target.float()) ** 2 * pixels
+            predicted = self._predict_net(self._to_net(x), patches)
+            error = (predicted.float() - self._to_net(target).float()) ** 2 * pixels
             return error.sum() / (pixels.sum() * x.shape[1])
         with self._masked(patches) as noise:
-            return self.net(pixel_values=x, noise=noise).loss
+            return self.net(pixel_values=self._to_net(x), noise=noise).loss

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -12,6 +13,7 @@ from iguln.models.generator import Generator
 from iguln.models.mae import MAE
 from iguln.models.vqgan import VQGAN
 
+log = logging.getLogger("iguln")
 FAMILIES: dict[str, type[Generator]] = {VQGAN.family: VQGAN, MAE.family: MAE, Diffusion.family: Diffusion}
 
 
@@ -22,16 +24,55 @@ def family_of(name: str) -> type[Generator]:
 
 
 def resolve_model_config(cfg: DictConfig, channels: int) -> DictConfig:
-    """Fill model.arch from model.preset (keeping user overrides), in place; the result is recorded as is."""
+    """Fill model.arch from model.preset (keeping user overrides), or from the released weights' own config when
+    they fix it, in place; the result is recorded as is."""
     family = family_of(cfg.name)
-    if cfg.preset not in family.presets:
-        raise ConfigError("model.preset", cfg.preset, sorted(family.presets))
     overrides = OmegaConf.to_container(cfg.arch, resolve=True) or {}
     overrides.pop("num_channels", None)
+    released = family.released_config(cfg)
+    if released is not None:
+        return apply_released(cfg, family, released, overrides, channels)
+    if cfg.preset not in family.presets:
+        raise ConfigError("model.preset", cfg.preset, sorted(family.presets))
     arch = merge_known(family.presets[cfg.preset], overrides, "model.arch")
     arch["num_channels"] = channels
     with open_dict(cfg):
         cfg.arch = arch
+    return cfg
+
+
+def apply_released(
+    cfg: DictConfig, family: type[Generator], released: dict[str, Any], overrides: dict[str, Any], channels: int
+) -> DictConfig:
+    """model.arch from the released weights' config (overrides must agree with it, and so must the data's channels);
+    model.preset becomes the preset it matches (null if none); keys left null take the released values."""
+    arch, source = released["arch"], cfg.pretrained
+    for key, value in overrides.items():
+        if key not in arch:
+            raise ConfigError(f"model.arch.{key}", value, sorted(arch))
+        if value != arch[key]:
+            raise ConfigError(
+                f"model.arch.{key}",
+                value,
+                [arch[key]],
+                f"model.pretrained={source} fixes the architecture (its config.json); leave model.arch.{key} out.",
+            )
+    if arch["num_channels"] != channels:
+        raise ConfigError(
+            "data.channels",
+            channels,
+            [arch["num_channels"]],
+            f"model.pretrained={source} takes {arch['num_channels']}-channel images: pick a data set that has them "
+            "(e.g. data=cifar10, or data=imagefolder data.root=DIR).",
+        )
+    preset = next((name for name, p in family.presets.items() if all(arch.get(k) == v for k, v in p.items())), None)
+    if preset != cfg.preset:
+        log.info("model.pretrained=%s fixes the architecture: model.preset=%s -> %s", source, cfg.preset, preset)
+    with open_dict(cfg):
+        cfg.arch, cfg.preset = arch, preset
+        for key, value in released.items():
+            if key != "arch" and cfg.get(key) is None:
+                cfg[key] = value
     return cfg
 
 
