@@ -41,10 +41,13 @@ def options(group: str) -> list[str]:
 
 
 def check_group_choices(args: list[str]) -> str | None:
-    """The error for the first `group=option` whose option does not exist, or None (sweep syntax is left to Hydra)."""
+    """The error for the first `group=option` whose option does not exist, or None (sweep syntax is left to Hydra,
+    and so are Hydra's own groups, hydra/..., whose options also come from Hydra and its plugins)."""
     for arg in args:
         group, sep, value = arg.lstrip("+").partition("=")
-        if not sep or "." in group or not (Path(CONF_DIR) / group).is_dir() or any(c in value for c in "()[]*"):
+        if not sep or "." in group or group.startswith("hydra/") or any(c in value for c in "()[]*"):
+            continue
+        if not (Path(CONF_DIR) / group).is_dir():
             continue
         allowed = options(group)
         for choice in value.split(","):

@@ -15,10 +15,14 @@ class ConfigError(Exception):
         self.key, self.value = key, value
         if not isinstance(allowed, str):
             allowed = ", ".join(str(a) for a in allowed)
+        self.allowed, self.hint = allowed, hint
         message = f"{key}={value!r} is not valid. Allowed: {allowed}."
         if hint:
             message += f" {hint}"
         super().__init__(message)
+
+    def __reduce__(self):  # picklable: a sweep launcher sends a job's error back to the sweep's process
+        return type(self), (self.key, self.value, self.allowed, self.hint)
 
 
 def positive_int(key: str, value: object) -> int:

@@ -7,6 +7,7 @@ sweep (-m), a failed job is left to Hydra, which goes on with the next job and r
 from __future__ import annotations
 
 import functools
+import pickle
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +39,21 @@ def _record_failure(command: str, cfg: DictConfig, err: BaseException) -> None:
     write_record(run_dir, failure_record(record, err))
 
 
+class JobError(Exception):
+    """A sweep job's error as text, standing in for an error that cannot be pickled."""
+
+
+def sendable_error(err: BaseException) -> BaseException:
+    """`err`, or a JobError with its message when `err` does not survive pickling. The submitit launchers
+    (hydra/launcher=slurm, local) pickle each job's error back to the process that runs the sweep; an error that
+    fails to unpickle there (ConfigError needs its key, value and allowed) would crash the sweep's end."""
+    try:
+        pickle.loads(pickle.dumps(err))
+    except (pickle.PickleError, TypeError, AttributeError):  # what (un)pickling raises on such an error
+        return JobError(f"{type(err).__name__}: {err}")
+    return err
+
+
 def hydra_app(config_name: str, run: Callable[[DictConfig], object]) -> Callable[[], None]:
     """The Hydra entry point for `run` over conf/<config_name>.yaml."""
 
@@ -48,11 +64,16 @@ def hydra_app(config_name: str, run: Callable[[DictConfig], object]) -> Callable
         except BaseException as err:
             if not isinstance(err, SystemExit):
                 _record_failure(config_name, cfg, err)
-            if not isinstance(err, (ConfigError, MissingArtefactError)):
-                raise
-            print(f"iguln {config_name}: error: {err}", file=sys.stderr)
+            user_error = isinstance(err, (ConfigError, MissingArtefactError))
+            if user_error:
+                print(f"iguln {config_name}: error: {err}", file=sys.stderr)
             if HydraConfig.get().mode == RunMode.MULTIRUN:
-                raise  # Hydra records the job as failed and goes on with the sweep
+                sendable = sendable_error(err)  # Hydra records the job as failed and goes on with the sweep
+                if sendable is err:
+                    raise
+                raise sendable from (None if user_error else err)  # a user error's message says it all
+            if not user_error:
+                raise
             sys.exit(USER_ERROR_STATUS)
 
     return hydra.main(config_path=CONF_DIR, config_name=config_name, version_base="1.3")(task)

@@ -50,8 +50,13 @@ class SweepSummary(Callback):
     def on_job_end(self, config: DictConfig, job_return: Any = None, **kwargs: Any) -> None:
         if config.hydra.mode != RunMode.MULTIRUN:
             return
-        summary = sweep_summary(config.hydra.sweep.dir)
-        atomic_write_json(Path(config.hydra.sweep.dir) / "sweep.json", summary)
+        # Jobs that run at once (hydra/launcher=slurm or local) write this file too, each atomically; one that read
+        # the sweep dir earlier may write last. So after writing, read the dir again and write until it is unchanged:
+        # the last writer then leaves a summary of every record written before its last read.
+        summary, written = sweep_summary(config.hydra.sweep.dir), None
+        while summary != written:
+            atomic_write_json(Path(config.hydra.sweep.dir) / "sweep.json", summary)
+            summary, written = sweep_summary(config.hydra.sweep.dir), summary
         if summary["failed"]:
             log.warning("sweep: %d failed job(s) so far; see %s/sweep.json", summary["failed"], config.hydra.sweep.dir)
 
