@@ -79,6 +79,11 @@ def test_train_writes_a_complete_record(outputs):
         and rec["unlearning"]["trainable_parameters"] < rec["unlearning"]["total_parameters"]
     )
     assert {"load_data", "backbone", "unlearn", "eval_original", "eval_unlearned", "total"} <= set(rec["timings_s"])
+    lpips = rec["metrics"]["unlearned"]["retain"]["lpips"]  # missing, with the reason, without AlexNet weights
+    assert lpips["backbone"] == "lpips-alex-v0.1" and (isinstance(lpips["value"], float) or lpips["missing"])
+    speed = rec["throughput"]
+    assert speed["steps_per_s"] > 0 and speed["images_per_s"] == pytest.approx(speed["steps_per_s"] * 2 * 4, 0.01)
+    assert speed["eval_unlearned_images_per_s"] > 0 and speed["peak_rss_gib"] > 0
     assert rec["versions"]["transformers"]
     saved = json.loads((outputs / "runs" / "train" / "unlearned" / "manifest.json").read_text())
     assert saved["sha256"] == rec["models"]["unlearned"]["sha256"] and saved["role"] == "unlearned"

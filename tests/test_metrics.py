@@ -52,7 +52,7 @@ def test_fid_of_one_image_is_missing_not_invented():
 
 
 def test_inception_without_weights_fails_clearly(tmp_path):
-    with pytest.raises(MissingArtefactError, match="eval.weights=/path/to"):
+    with pytest.raises(MissingArtefactError, match="eval.inception_weights=/path/to"):
         inception_backbone(str(tmp_path / "missing.pth"), torch.device("cpu"))
 
 

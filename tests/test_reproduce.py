@@ -16,7 +16,9 @@ def test_the_paper_matrix_lists_every_missing_item_and_runs_nothing(tmp_path, ca
         assert f"experiment=paper/{experiment}:" in out
     assert "data.root=... (or IGULN_IMAGENET=...): not set" in out
     assert "model.pretrained=... (or IGULN_PALETTE_WEIGHTS=...): not set" in out
-    assert "eval.weights=... (or IGULN_INCEPTION_WEIGHTS=...)" in out
+    assert "eval.inception_weights=... (or IGULN_INCEPTION_WEIGHTS=...): not set" in out
+    assert "eval.places_weights=... (or IGULN_PLACES_RESNET_WEIGHTS=...): not set" in out
+    assert "eval.clip_model=... (or IGULN_CLIP_MODEL=...): open_clip:ViT-H-14@laion2b_s32b_b79k is not a local" in out
     assert not (tmp_path / "reproduce").exists()
 
 
@@ -35,13 +37,25 @@ def test_missing_class_folders_and_weights_files_are_named(tmp_path, monkeypatch
     assert any(
         f"model.pretrained=... (or IGULN_MAGE_WEIGHTS=...): {tmp_path / 'absent.pth'} is not a file" in i for i in items
     )
-    assert not any("eval.weights" in i for i in items)
+    assert not any("eval.inception_weights" in i or "places_weights" in i for i in items)
 
 
 def test_a_shrunk_mini_matrix_gives_a_table_with_every_row(tmp_path, capsys):
     main(["reproduce", "mini", "--smoke", "--models", "vqgan", "--outputs", str(tmp_path)])
     table = (tmp_path / "reproduce" / "mini" / "report" / "tables.md").read_text()
     for row in ("Original", "MAX LOSS", "NOISY LABEL", "RETAIN LABEL", "RANDOM ENCODER", "Ours (α=0.1)",
-                "Ours (α=0.25)", "Ours (α=0.5)", "Ours (α=1)", "Ours (proxy retain)", "Retrain"):  # fmt: skip
+                "Ours (α=0.25)", "Ours (α=1)", "Ours (proxy retain)", "Retrain"):  # fmt: skip
         assert f"| {row} |" in table, row
     assert "FAILED" not in table
+
+
+def test_mae_weights_are_missing_only_when_not_given_as_a_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("IGULN_MAE_WEIGHTS", raising=False)
+    items = missing_items(compose_job("paper/imagenet_mae", None, []))
+    assert any(i.startswith("model.pretrained=... (or IGULN_MAE_WEIGHTS=...): not set") for i in items)
+    monkeypatch.setenv("IGULN_MAE_WEIGHTS", str(tmp_path / "absent"))
+    items = missing_items(compose_job("paper/places365_mae", None, []))
+    assert any(f"{tmp_path / 'absent'} is not a folder written by save_pretrained" in i for i in items)
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.setenv("IGULN_MAE_WEIGHTS", str(tmp_path))
+    assert not any("model.pretrained" in i for i in missing_items(compose_job("paper/imagenet_mae", None, [])))

@@ -12,13 +12,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from iguln.accel import check_accel, configure_backend
 from iguln.data.masks import task_mask
 from iguln.data.source import ImageSource
 from iguln.data.sources import check_data_config, load_source
 from iguln.data.split import SETS, Split, make_split
 from iguln.errors import ConfigError, positive_int
 from iguln.loggers import check_logger
-from iguln.metrics.backbones import Backbone, check_backbone_name, clip_backbone, domain_backbone, inception_backbone
+from iguln.metrics.backbones import Backbone, check_backbone_name, domain_backbone
+from iguln.metrics.choice import load_metric_backbone
 from iguln.metrics.judge import load_or_train_judge
 from iguln.models.registry import family_of, resolve_model_config
 from iguln.seeding import seed_everything
@@ -93,6 +95,7 @@ def check_config(cfg: DictConfig, command: str) -> None:
         check_loss(cfg.loss)
     check_backbone_name(cfg.eval)
     check_logger(cfg.logger)
+    check_accel(cfg.trainer)
     if cfg.trainer.precision not in PRECISIONS:
         raise ConfigError("trainer.precision", cfg.trainer.precision, PRECISIONS)
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
@@ -104,6 +107,7 @@ def prepare(cfg: DictConfig, command: str, image_size: int | None = None) -> Job
     """Check the config, then load the data set and make the split (which checks classes and counts)."""
     check_config(cfg, command)
     device = resolve_device(cfg.trainer.device)
+    configure_backend(device, cfg.trainer.tf32)
     seed_everything(cfg.seed)
     size = image_size or cfg.model.arch.image_size
     start = time.perf_counter()
@@ -123,19 +127,19 @@ def run_name(prefix: str) -> tuple[str, str | None]:
 
 
 def load_backbone(job: Job) -> Backbone:
-    """The metric backbone named by eval.backbone; the domain judge is trained and stored on first use."""
+    """The metric backbones named by eval.backbone (see metrics/choice.py); the domain judge is trained and stored
+    on first use, and only when a metric needs it."""
     cfg = job.cfg.eval
     start = time.perf_counter()
-    if cfg.backbone == "inception":
-        backbone = inception_backbone(cfg.weights, job.device)
-    elif cfg.backbone == "clip":
-        backbone = clip_backbone(cfg.weights or cfg.clip_model, job.device)
-    else:
+
+    def judge() -> Backbone:
         recipe = read_recipe(cfg.judge, "eval.judge")
-        judge, manifest, path = load_or_train_judge(
+        net, manifest, path = load_or_train_judge(
             job.source, cfg.judge.width, recipe, job.cfg.paths.store, job.device, job.cfg.seed, job.precision
         )
         log.info("domain judge %s: test accuracy %.4f", path, manifest["test_accuracy"])
-        backbone = domain_backbone(judge, manifest)
+        return domain_backbone(net, manifest)
+
+    backbone = load_metric_backbone(cfg, job.device, judge)
     job.timings["backbone"] = round(time.perf_counter() - start, 3)
     return backbone

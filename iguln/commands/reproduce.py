@@ -4,8 +4,8 @@
     iguln reproduce mini  [--models ...] [--outputs DIR] [--smoke] [OVERRIDE ...]
 
 paper: experiment=paper/<data>_<model> for ImageNet-1K and Places-365. Before anything runs, every data root and
-weights file the matrix needs is checked; when one is missing, the command stops listing each missing item, the
-config key (or environment variable) that provides it and the layout expected there.
+weights file (MAE: weights folder) the matrix needs is checked; when one is missing, the command stops listing each
+missing item, the config key (or environment variable) that provides it and the layout expected there.
 mini: experiment=mini (Fashion-MNIST, CPU), plus an alpha sweep of the paper's loss.
 
 Each experiment runs as Hydra sweeps under <outputs>/reproduce/<matrix>/<experiment>/: `rows` (the paper's loss,
@@ -25,6 +25,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 from iguln.commands.app import CONF_DIR, USER_ERROR_STATUS
+from iguln.metrics.choice import missing_metric_weights
+from iguln.models.registry import family_of
 
 FAMILIES = ("vqgan", "mae", "diffusion")
 ROW_LOSSES = "l2_noise,max_loss,noisy_label,retain_label,random_encoder,retrain"
@@ -70,23 +72,16 @@ def missing_items(cfg: DictConfig) -> list[str]:
                 items.append(
                     f"data.root={root}: {len(absent)} class folders missing under {part}/, e.g. {', '.join(absent[:3])}"
                 )
-    if model.name == "mae":
-        items.append(
-            "model=mae: this version cannot import released MAE weights, and training a ViT-L MAE from scratch is "
-            "not the paper's protocol; leave it out with --models vqgan,diffusion"
-        )
+    family = family_of(model.name)
     for key in ("pretrained", "pretrained_tokenizer"):
         if key not in model:
             continue
-        value = model.get(key)
+        value, form = model.get(key), family.released_form
         if value is None and key == "pretrained":
-            items.append(f"{_where(cfg, 'model.' + key)}: not set; the paper's released {model.name} weights")
-        elif value is not None and not Path(str(value)).is_file():
-            items.append(f"{_where(cfg, 'model.' + key)}: {value} is not a file")
-    weights = cfg.eval.get("weights")
-    if cfg.eval.backbone == "inception" and (weights is None or not Path(str(weights)).is_file()):
-        state = "not set" if weights is None else f"{weights} is not a file"
-        items.append(f"{_where(cfg, 'eval.weights')}: {state}; torch-fidelity's Inception-V3 weights file")
+            items.append(f"{_where(cfg, 'model.' + key)}: not set; the paper's released {model.name} weights ({form})")
+        elif value is not None and not family.released_weights_present(str(value)):
+            items.append(f"{_where(cfg, 'model.' + key)}: {value} is not {form}")
+    items += [f"{_where(cfg, key)}: {what}" for key, what in missing_metric_weights(cfg.eval)]
     return items
 
 

@@ -19,6 +19,11 @@ from iguln.models.generator import Generator
 EMBEDDINGS_KEPT = 500
 
 
+def scoring_seed(cfg) -> int:
+    """The seed of the generators' sampling when they are scored."""
+    return cfg.seed + 4
+
+
 def _features_key(job: Job, backbone: Backbone, subset: str) -> dict:
     return {
         "data": data_identity(job),
@@ -39,7 +44,7 @@ def score_models(
     (metrics, which feature sets were reused). `embeddings`, when given, receives the backbone embeddings
     ("<model>/<set>": [N, D], the first EMBEDDINGS_KEPT of each) for the report's T-SNE."""
     cfg, sets, store = job.cfg, job.eval_sets(), job.cfg.paths.store
-    seed = cfg.seed + 4
+    seed = scoring_seed(cfg)
     start, reused = time.perf_counter(), {}
     real = {}
     for s in SETS:

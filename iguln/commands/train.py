@@ -10,12 +10,14 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from iguln.accel import accelerate, peak_memory
 from iguln.commands.app import hydra_app
 from iguln.commands.common import Job, load_backbone, prepare, run_name
 from iguln.commands.original import ensure_original, ensure_retrained
-from iguln.commands.scoring import score_models
+from iguln.commands.scoring import score_models, scoring_seed
 from iguln.io import atomic_torch_save, config_hash
 from iguln.loggers import make_logger
+from iguln.metrics.preservation import load_lpips, lpips_to_original
 from iguln.models.checkpoint import load_generator
 from iguln.models.registry import configure_generation
 from iguln.record import failure_record, new_record, write_record
@@ -35,6 +37,18 @@ def method_record(job: Job) -> dict:
     cfg = job.cfg.loss
     scope = "all (from scratch)" if cfg.name == RETRAIN else build_loss(cfg).scope
     return {"loss": cfg.name, "alpha": cfg.get("alpha"), "scope": scope, "retain_source": job.split.retain_source}
+
+
+def throughput(job: Job, record: dict) -> dict:
+    """Unlearning steps and images per second, evaluation images per second of each model (generation and
+    features), and peak memory."""
+    images = sum(len(d) for d in job.eval_sets().values())
+    out = {k: record["unlearning"][k] for k in ("steps_per_s", "images_per_s") if k in record.get("unlearning", {})}
+    for name in record["metrics"]:
+        seconds = job.timings.get(f"eval_{name}")
+        if seconds and not record["features_reused"].count(f"{name}/retain"):
+            out[f"eval_{name}_images_per_s"] = round(images / seconds, 2)
+    return {**out, **peak_memory(job.device)}
 
 
 def unlearning_checkpoint(job: Job, original_sha256: str, recipe) -> tuple[Path, dict, int]:
@@ -61,6 +75,8 @@ def unlearn_original(job: Job, original, original_sha256: str, logger) -> tuple[
     if not cfg.resume:
         discard_checkpoint(checkpoint[0])
     student = copy.deepcopy(original)  # the original itself is the frozen teacher E0
+    accelerate(student, job.device, cfg.trainer)
+    accelerate(original, job.device, cfg.trainer)
     log.info(
         "unlearning %s with %s (alpha=%s): %d forget + %d %s images, %d steps",
         cfg.model.name,
@@ -88,6 +104,8 @@ def unlearn_original(job: Job, original, original_sha256: str, logger) -> tuple[
         checkpoint=checkpoint,
     )
     job.timings["unlearn"] = history["wall_s"]
+    if history["steps_per_s"]:
+        history["images_per_s"] = round(history["steps_per_s"] * 2 * recipe.batch_size, 2)  # forget + retain
     return student, {k: v for k, v in history.items() if k != "history"}, checkpoint[0]
 
 
@@ -106,11 +124,15 @@ def run(cfg: DictConfig) -> None:
         configure_generation(original, cfg.model)
         record["generation"] = original.generation_values
         record["models"]["original"] = {"path": str(path), "sha256": manifest["sha256"]}
+        if manifest.get("pretrained"):  # imported, not trained: where its weights came from
+            record["models"]["original"]["pretrained"] = manifest["pretrained"]
         stored, checkpoint = {"original": manifest["sha256"]}, None
         if cfg.loss.name == RETRAIN:
             retrained_path = ensure_retrained(job, logger)
             result, retrained = load_generator(retrained_path, str(job.device))
             configure_generation(result, cfg.model)
+            accelerate(result, job.device, cfg.trainer)
+            accelerate(original, job.device, cfg.trainer)
             stored["unlearned"] = retrained["sha256"]
             record["models"]["unlearned"] = {"path": str(retrained_path), "sha256": retrained["sha256"]}
             record["retraining"] = {"classes": retrained["key"]["classes"], "training": retrained.get("training")}
@@ -132,13 +154,18 @@ def run(cfg: DictConfig) -> None:
         record["metrics"], record["features_reused"] = score_models(
             job, backbone, {k: (m, stored[k]) for k, m in models.items()}, embeddings
         )
+        lpips_module, lpips_weights = load_lpips(cfg.eval)
+        record["metrics"]["unlearned"]["retain"]["lpips"] = lpips_to_original(
+            lpips_module, lpips_weights, original, result, job.eval_sets()["retain"], job.mask,
+            cfg.eval.batch_size, job.device, job.precision, scoring_seed(cfg),
+        )  # fmt: skip
         if embeddings:
             atomic_torch_save(job.run_dir / EMBEDDINGS, embeddings)
             record["embeddings"] = str(job.run_dir / EMBEDDINGS)
         samples = save_samples(job.run_dir / "samples.png", job.eval_sets(), job.mask, models, job.device)
         record["samples"] = str(samples)
         job.timings["total"] = round(time.perf_counter() - started, 3)
-        record.update(status="complete", timings_s=job.timings)
+        record.update(status="complete", timings_s=job.timings, throughput=throughput(job, record))
         path = write_record(job.run_dir, record)
         if checkpoint is not None:
             discard_checkpoint(checkpoint)

@@ -2,6 +2,8 @@
 
 A backbone maps images [B, C, H, W] in [-1, 1] to some of: "pool" (FID features), "logits" (IS),
 "embed" (the CLIP-style similarity). A metric whose features a backbone lacks is reported as missing.
+A composite backbone (`combine`) takes each feature from another backbone, as the paper does (FID and IS from
+Inception-V3, similarity from CLIP).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
-from iguln.errors import ConfigError, MissingArtefactError
+from iguln.errors import MissingArtefactError
 from iguln.io import sha256_file
+from iguln.offline import cached_or_downloadable
 
-BACKBONES = ("domain", "inception", "clip")
+BACKBONES = ("domain", "inception", "clip", "places365")
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -30,18 +33,41 @@ class Backbone:
     weights: str  # sha256 of the weights file, or where they came from
     extract: Callable[[torch.Tensor], dict[str, torch.Tensor]]
     provides: tuple[str, ...]
-    info: dict = field(default_factory=dict)  # e.g. the judge's test accuracy
+    info: dict = field(default_factory=dict)  # e.g. the judge's test accuracy, or why auto fell back
+    parts: dict[str, Backbone] = field(default_factory=dict)  # feature -> its backbone (composites only)
 
-    def describe(self) -> dict:
+    def describe(self, feature: str | None = None) -> dict:
+        """Name, weights and notes of the backbone that gives `feature` (of every part when None)."""
+        if feature in self.parts:
+            return self.parts[feature].describe()
+        if self.parts and feature is None:
+            return {key: part.describe() for key, part in self.parts.items()}
         return {"backbone": self.name, "backbone_weights": self.weights, **self.info}
 
 
+def combine(parts: dict[str, Backbone]) -> Backbone:
+    """One backbone whose feature `f` comes from parts[f]; each distinct network runs once per batch."""
+    first = next(iter(parts.values()))
+    if all(part is first for part in parts.values()):
+        return first
+    runs = {id(part.extract): part.extract for part in parts.values()}
+    provides = tuple(f for f, part in parts.items() if f in part.provides)
+
+    def extract(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        outputs = {key: run(x) for key, run in runs.items()}
+        return {f: outputs[id(parts[f].extract)][f] for f in provides}
+
+    name = "; ".join(f"{f}: {part.name}" for f, part in parts.items())
+    return Backbone(name, "per feature", extract, provides, parts=dict(parts))
+
+
 def check_backbone_name(cfg: DictConfig) -> None:
-    if cfg.backbone not in BACKBONES:
-        raise ConfigError("eval.backbone", cfg.backbone, BACKBONES)
+    from iguln.metrics.choice import metric_choices
+
+    metric_choices(cfg)
 
 
-def _rgb(x: torch.Tensor) -> torch.Tensor:
+def rgb(x: torch.Tensor) -> torch.Tensor:
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
@@ -52,14 +78,19 @@ def domain_backbone(judge, manifest: dict) -> Backbone:
 
 
 def inception_backbone(weights: str | None, device: torch.device) -> Backbone:
-    """Inception-V3 of torch-fidelity (the FID network): a local weights file, or its download.
+    """Inception-V3 of torch-fidelity (the FID network): a local weights file, torch.hub's cached copy of
+    torch-fidelity's download, or that download (not with HF_HUB_OFFLINE set).
 
-    A user's file is read with weights_only=True and handed to torch-fidelity as a copy made here, so nothing
+    A weights file is read with weights_only=True and handed to torch-fidelity as a copy made here, so nothing
     from outside is unpickled.
     """
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 
     features = ["2048", "logits_unbiased"]
+    if weights is None:
+        fix = f"Give a local copy with eval.inception_weights=PATH ({URL_INCEPTION_V3}), or use eval.backbone=domain."
+        cached = cached_or_downloadable(URL_INCEPTION_V3, "eval.backbone=inception: Inception-V3 weights", fix)
+        weights = None if cached is None else str(cached)
     try:
         if weights is None:
             net = FeatureExtractorInceptionV3("inception-v3-compat", features)
@@ -76,12 +107,13 @@ def inception_backbone(weights: str | None, device: torch.device) -> Backbone:
     except Exception as err:  # noqa: BLE001 - any load failure becomes one message
         raise MissingArtefactError(
             f"eval.backbone=inception: Inception-V3 weights could not be loaded ({type(err).__name__}: {err}). "
-            "Give a local copy with eval.weights=/path/to/pt_inception-2015-12-05.pth, or use eval.backbone=domain."
+            "Give a local copy with eval.inception_weights=/path/to/pt_inception-2015-12-05.pth, "
+            "or use eval.backbone=domain."
         ) from err
     net = net.to(device).eval()
 
     def extract(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        pixels = ((_rgb(x) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+        pixels = ((rgb(x) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
         pool, logits = net(pixels)
         return {"pool": pool, "logits": logits, "embed": pool}
 
@@ -89,8 +121,14 @@ def inception_backbone(weights: str | None, device: torch.device) -> Backbone:
 
 
 def clip_backbone(name_or_path: str, device: torch.device) -> Backbone:
-    """A CLIP vision tower with projection (transformers), from a local dir or the hub: "pool" and "embed"."""
+    """A CLIP image tower: open_clip (`open_clip:...`, see openclip.py), or transformers' vision tower with
+    projection from a local dir or the hub: "pool" and "embed"."""
     from transformers import CLIPVisionModelWithProjection
+
+    from iguln.metrics.openclip import is_open_clip, open_clip_backbone
+
+    if is_open_clip(name_or_path):
+        return open_clip_backbone(name_or_path, device)
 
     try:
         net = CLIPVisionModelWithProjection.from_pretrained(name_or_path).to(device).eval()
@@ -98,7 +136,7 @@ def clip_backbone(name_or_path: str, device: torch.device) -> Backbone:
         offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
         raise MissingArtefactError(
             f"eval.backbone=clip: CLIP weights {name_or_path!r} could not be loaded{offline} "
-            f"({type(err).__name__}: {err}). Give a local dir saved by transformers with eval.weights=PATH, "
+            f"({type(err).__name__}: {err}). Give a local dir saved by transformers with eval.clip_model=PATH, "
             "or use eval.backbone=domain."
         ) from err
     size = net.config.image_size
@@ -106,7 +144,7 @@ def clip_backbone(name_or_path: str, device: torch.device) -> Backbone:
     std = torch.tensor(CLIP_STD, device=device).view(1, 3, 1, 1)
 
     def extract(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        pixels = F.interpolate((_rgb(x) + 1) / 2, size=(size, size), mode="bicubic", align_corners=False)
+        pixels = F.interpolate((rgb(x) + 1) / 2, size=(size, size), mode="bicubic", align_corners=False)
         embedding = net(pixel_values=((pixels.clamp(0, 1) - mean) / std)).image_embeds
         return {"pool": embedding, "embed": embedding}
 

@@ -35,8 +35,8 @@ def extract_features(
     """Backbone features [N, D] of the images of `dataset`, or of `generator`'s outputs for them under `mask`."""
     chunks: dict[str, list[torch.Tensor]] = {}
     rng = make_generator(seed, device) if generator is not None else None
-    for images, _labels in DataLoader(dataset, batch_size=batch_size):
-        images = images.to(device)
+    for images, _labels in DataLoader(dataset, batch_size=batch_size, pin_memory=device.type == "cuda"):
+        images = images.to(device, non_blocking=True)
         with autocast(device, precision):
             if generator is not None:
                 images = generator.generate(images, mask.to(device), rng).float()
@@ -49,12 +49,12 @@ def extract_features(
 def metric_entries(real: dict, fake: dict, backbone: Backbone, splits: int, seed: int) -> dict[str, dict]:
     """FID, IS and CLIP-style similarity, each with its backbone and sample counts, or missing with a reason."""
     n_fake, n_real = len(next(iter(fake.values()))), len(next(iter(real.values())))
-    common = {**backbone.describe(), "n_generated": n_fake, "n_real": n_real}
+    counts = {"n_generated": n_fake, "n_real": n_real}
     entries = {}
     for name, needs in (("fid", "pool"), ("is", "logits"), ("clip", "embed")):
-        entry = {"value": None, **common, "unit": UNITS[name]}
+        entry = {"value": None, **backbone.describe(needs), **counts, "unit": UNITS[name]}
         if needs not in backbone.provides:
-            entry["missing"] = f"backbone {backbone.name} has no '{needs}' features"
+            entry["missing"] = f"backbone {entry['backbone']} has no '{needs}' features"
         elif name == "fid" and min(n_fake, n_real) < 2:
             entry["missing"] = "FID needs at least 2 generated and 2 real images"
         elif name == "fid":

@@ -76,7 +76,7 @@ class Block:
         backbones, counts = set(), {}
         for row in self.rows:
             for subset, entries in row.metrics.items():
-                for entry in entries.values():
+                for entry in (entries[m] for m in METRICS if m in entries):
                     accuracy = entry.get("judge_test_accuracy")
                     backbones.add(entry["backbone"] + (f" (test accuracy {accuracy:.3f})" if accuracy else ""))
                     counts.setdefault(subset, set()).add((entry["n_generated"], entry["n_real"]))

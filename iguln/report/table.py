@@ -1,8 +1,9 @@
-"""The result table of one record: original vs unlearned, forget vs retain, FID / IS / CLIP."""
+"""The result table of one record: original vs unlearned, forget vs retain, FID / IS / CLIP, and LPIPS to the
+original's outputs (the unlearned model on the retain set)."""
 
 from __future__ import annotations
 
-COLUMNS = (("fid", "FID ↓"), ("is", "IS ↑"), ("clip", "CLIP ↑"))
+COLUMNS = (("fid", "FID ↓"), ("is", "IS ↑"), ("clip", "CLIP ↑"), ("lpips", "LPIPS to original ↓"))
 
 
 def cell(entry: dict | None) -> str:
@@ -19,13 +20,12 @@ def markdown_table(record: dict) -> str:
     backbones, missing = set(), []
     for model, sets in record.get("metrics", {}).items():
         for name, entries in sets.items():
-            some = next(iter(entries.values()))
-            backbones.add(
-                some["backbone"]
-                + (f" (test accuracy {some['judge_test_accuracy']:.3f})" if "judge_test_accuracy" in some else "")
-            )
+            for e in entries.values():
+                accuracy = e.get("judge_test_accuracy")
+                backbones.add(e["backbone"] + (f" (test accuracy {accuracy:.3f})" if accuracy is not None else ""))
             missing += [f"{model}/{name}/{k}: {e['missing']}" for k, e in entries.items() if "missing" in e]
-            row = [model, name, str(some["n_generated"])] + [cell(entries.get(k)) for k, _ in COLUMNS]
+            images = next((e["n_generated"] for e in entries.values() if "n_generated" in e), "—")
+            row = [model, name, str(images)] + [cell(entries.get(k)) for k, _ in COLUMNS]
             lines.append("| " + " | ".join(row) + " |")
     if backbones:
         lines.append("\nBackbone: " + "; ".join(sorted(backbones)))
