@@ -52,7 +52,13 @@ def accelerate(generator: torch.nn.Module, device: torch.device, cfg: DictConfig
     if cfg.channels_last and device.type == "cuda":
         generator.to(memory_format=torch.channels_last)
     if cfg.compile:
-        generator._iguln_compiled_blocks = compile_blocks(generator)
+        count = compile_blocks(generator)
+        # Blocks of one class share one compiled code object and each block instance (and shape) is a recompile:
+        # let every block have its own entries instead of falling back to eager after 8.
+        dynamo = torch._dynamo.config
+        dynamo.recompile_limit = max(dynamo.recompile_limit, 4 * count)
+        dynamo.accumulated_recompile_limit = max(dynamo.accumulated_recompile_limit, 16 * count)
+        generator._iguln_compiled_blocks = count
     generator._iguln_accelerated = True
     return generator
 
