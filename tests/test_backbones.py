@@ -150,6 +150,13 @@ def test_a_bad_backbone_choice_names_the_key(value, key):
         metric_choices(eval_cfg(backbone=value))
 
 
+def test_lpips_takes_auto_or_off():
+    from iguln.metrics.backbones import check_backbone_name
+
+    with pytest.raises(ConfigError, match="^eval.lpips='on' is not valid. Allowed: auto, off"):
+        check_backbone_name(eval_cfg(lpips="on"))
+
+
 def test_per_metric_backbones_name_themselves_in_each_entry(tmp_path):
     places_file(tmp_path / "places.pth")
     calls = []
@@ -209,6 +216,7 @@ def test_lpips_is_missing_with_its_reason_offline(empty_hub_cache):
     entry = lpips_to_original(module, reason, Shift(0.0), Shift(0.5), dataset, torch.ones(32, 32), 2, CPU, "fp32", 0)
     assert entry["value"] is None and entry["missing"] == reason
     assert load_lpips(eval_cfg(lpips="off")) == (None, "eval.lpips=off")
+    assert load_lpips(eval_cfg(lpips=False)) == (None, "eval.lpips=off")  # `lpips: off` in a YAML file
 
 
 def test_lpips_loads_alexnet_weights_from_a_file_and_is_zero_for_the_same_outputs(tmp_path, empty_hub_cache):

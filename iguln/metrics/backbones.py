@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
-from iguln.errors import MissingArtefactError
+from iguln.errors import ConfigError, MissingArtefactError
 from iguln.io import sha256_file
 from iguln.offline import cached_or_downloadable
 
@@ -65,6 +65,8 @@ def check_backbone_name(cfg: DictConfig) -> None:
     from iguln.metrics.choice import metric_choices
 
     metric_choices(cfg)
+    if cfg.get("lpips", "auto") not in ("auto", "off", False):  # YAML files read `off` as false
+        raise ConfigError("eval.lpips", cfg.lpips, ("auto", "off"))
 
 
 def rgb(x: torch.Tensor) -> torch.Tensor:

@@ -49,7 +49,7 @@ def _lpips_with(alexnet_state: dict[str, torch.Tensor]) -> torch.nn.Module:
 
 def load_lpips(cfg: DictConfig) -> tuple[torch.nn.Module | None, str]:
     """(LPIPS module, its weights' identity) or (None, why it is missing). cfg: the eval config."""
-    if cfg.lpips == "off":
+    if cfg.lpips in ("off", False):  # YAML files read `off` as false
         return None, "eval.lpips=off"
     try:
         from torchvision.models import AlexNet_Weights
