@@ -64,7 +64,7 @@ def load_metric_backbone(cfg: DictConfig, device: torch.device, judge: Callable[
     domain judge; it is called only when some metric needs it."""
     choices, auto = metric_choices(cfg)
     loaded: dict[str, Backbone | MissingArtefactError] = {}
-    parts = {}
+    parts, warned = {}, set()
     for metric, name in choices.items():
         if name not in loaded:
             try:
@@ -78,7 +78,9 @@ def load_metric_backbone(cfg: DictConfig, device: torch.device, judge: Callable[
             if "domain" not in loaded:
                 loaded["domain"] = judge()
             reason = f"eval.backbone=auto: {name} could not be loaded ({part}); the domain judge scores {metric}"
-            log.warning(reason)
+            if name not in warned:
+                warned.add(name)
+                log.warning("eval.backbone=auto: %s could not be loaded (%s); the domain judge stands in", name, part)
             part = replace(loaded["domain"], info={**loaded["domain"].info, "auto": reason})
         elif auto:
             part = replace(part, info={**part.info, "auto": f"eval.backbone=auto chose {name} for {metric}"})
