@@ -10,9 +10,9 @@ from omegaconf import OmegaConf
 from iguln.errors import ConfigError, MissingArtefactError
 from iguln.metrics.backbones import Backbone, clip_backbone, inception_backbone
 from iguln.metrics.choice import load_metric_backbone, metric_choices
-from iguln.metrics.evaluate import metric_entries
+from iguln.metrics.evaluate import extract_features, metric_entries
 from iguln.metrics.places import places_backbone
-from iguln.metrics.preservation import load_lpips, lpips_to_original
+from iguln.metrics.preservation import LpipsToOriginal, load_lpips
 
 CPU = torch.device("cpu")
 EVAL = {
@@ -199,21 +199,31 @@ def test_a_named_backbone_that_cannot_load_stops_the_job(empty_hub_cache):
 
 
 class Shift(torch.nn.Module):
-    """A stand-in generator: fills the masked region with a constant."""
+    """A stand-in generator: fills the masked region with a constant, and counts its batches."""
 
     def __init__(self, value):
         super().__init__()
-        self.value = value
+        self.value, self.batches = value, 0
 
     def generate(self, x, mask, rng):
+        self.batches += 1
         return torch.where(mask.bool(), torch.full_like(x, self.value), x)
+
+
+def lpips_entry(cfg, original, model, mask):
+    """Score `model` on 4 images (batches of 2) with LPIPS to `original` watching, as iguln train does."""
+    lpips = LpipsToOriginal(cfg, original, mask, CPU, "fp32", 0)
+    if lpips.available:
+        flat = Backbone("flat", "none", lambda x: {"pool": x.flatten(1)}, ("pool",))
+        dataset = torch.utils.data.TensorDataset(images(4), torch.zeros(4))
+        extract_features(flat, dataset, 2, CPU, "fp32", model, mask, 0, observe=lpips)
+    return lpips.entry()
 
 
 def test_lpips_is_missing_with_its_reason_offline(empty_hub_cache):
     module, reason = load_lpips(eval_cfg())
     assert module is None and "HF_HUB_OFFLINE" in reason and "eval.lpips_weights" in reason
-    dataset = torch.utils.data.TensorDataset(images(4), torch.zeros(4))
-    entry = lpips_to_original(module, reason, Shift(0.0), Shift(0.5), dataset, torch.ones(32, 32), 2, CPU, "fp32", 0)
+    entry = lpips_entry(eval_cfg(), Shift(0.0), Shift(0.5), torch.ones(32, 32))
     assert entry["value"] is None and entry["missing"] == reason
     assert load_lpips(eval_cfg(lpips="off")) == (None, "eval.lpips=off")
     assert load_lpips(eval_cfg(lpips=False)) == (None, "eval.lpips=off")  # `lpips: off` in a YAML file
@@ -223,12 +233,14 @@ def test_lpips_loads_alexnet_weights_from_a_file_and_is_zero_for_the_same_output
     from torchvision.models import alexnet
 
     torch.save(alexnet(weights=None).state_dict(), tmp_path / "alexnet.pth")
-    module, weights = load_lpips(eval_cfg(lpips_weights=str(tmp_path / "alexnet.pth")))
+    cfg = eval_cfg(lpips_weights=str(tmp_path / "alexnet.pth"))
+    module, weights = load_lpips(cfg)
     assert module is not None and len(weights) == 64
-    dataset = torch.utils.data.TensorDataset(images(4), torch.zeros(4))
     mask = torch.zeros(32, 32)
     mask[8:24, 8:24] = 1
-    same = lpips_to_original(module, weights, Shift(0.0), Shift(0.0), dataset, mask, 2, CPU, "fp32", 0)
-    other = lpips_to_original(module, weights, Shift(0.0), Shift(0.9), dataset, mask, 2, CPU, "fp32", 0)
+    original, model = Shift(0.0), Shift(0.0)
+    same = lpips_entry(cfg, original, model, mask)
     assert same["value"] == pytest.approx(0.0, abs=1e-6) and same["n_generated"] == 4
+    assert model.batches == 2 and original.batches == 2  # the scored outputs are not generated a second time
+    other = lpips_entry(cfg, Shift(0.0), Shift(0.9), mask)
     assert other["value"] > 1e-4 and other["backbone"] == "lpips-alex-v0.1"

@@ -152,8 +152,16 @@ def test_tokenizer_stage_trains_and_reports(adversarial):
     assert "l1" in terms
 
 
-def test_perceptual_on_fails_clearly_offline():
+def test_perceptual_on_fails_clearly_offline(tmp_path, monkeypatch):
+    from iguln.errors import MissingArtefactError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    previous = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path))  # no VGG-16 weights in this cache
     model = make_vqgan()
     model.option_values["tokenizer"]["perceptual"] = "on"
-    with pytest.raises(Exception):  # noqa: B017 - torchvision's own download error, whatever its type
-        model.pretraining_stages()
+    try:
+        with pytest.raises(MissingArtefactError, match="VGG-16 weights in torch.hub's cache.*perceptual=off"):
+            model.pretraining_stages()
+    finally:
+        torch.hub.set_dir(previous)

@@ -4,7 +4,9 @@ generators, such as the original) kept in the store and reused by later jobs."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+import torch
 from omegaconf import OmegaConf
 
 from iguln.commands.common import Job
@@ -36,13 +38,19 @@ def _features_key(job: Job, backbone: Backbone, subset: str) -> dict:
 
 
 def score_models(
-    job: Job, backbone: Backbone, models: dict[str, tuple[Generator, str | None]], embeddings: dict | None = None
+    job: Job,
+    backbone: Backbone,
+    models: dict[str, tuple[Generator, str | None]],
+    embeddings: dict | None = None,
+    watchers: dict[str, Callable[[torch.Tensor, torch.Tensor], None]] | None = None,
 ) -> tuple[dict, list[str]]:
     """Metrics of each named generator on the forget and retain test sets. models: name -> (generator, the sha256
     of its stored weights, or None); features of the ground truth and of stored generators come from the store
     when an earlier job made them with the same data, images, backbone, generation settings and seed. Returns
     (metrics, which feature sets were reused). `embeddings`, when given, receives the backbone embeddings
-    ("<model>/<set>": [N, D], the first EMBEDDINGS_KEPT of each) for the report's T-SNE."""
+    ("<model>/<set>": [N, D], the first EMBEDDINGS_KEPT of each) for the report's T-SNE. `watchers`
+    ("<model>/<set>" -> observe(inputs, outputs)) see that model's generated outputs batch by batch; such a set
+    is always generated, not taken from the store."""
     cfg, sets, store = job.cfg, job.eval_sets(), job.cfg.paths.store
     seed = scoring_seed(cfg)
     start, reused = time.perf_counter(), {}
@@ -62,13 +70,14 @@ def score_models(
         generator.eval()
         metrics[name] = {}
         for s in SETS:
+            watch = (watchers or {}).get(f"{name}/{s}")
 
-            def generate(s=s, generator=generator):
+            def generate(s=s, generator=generator, watch=watch):
                 return extract_features(
-                    backbone, sets[s], cfg.eval.batch_size, job.device, job.precision, generator, job.mask, seed
+                    backbone, sets[s], cfg.eval.batch_size, job.device, job.precision, generator, job.mask, seed, watch
                 )
 
-            if sha256 is None:
+            if sha256 is None or watch is not None:
                 fake = generate()
             else:
                 key = {

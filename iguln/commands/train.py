@@ -17,7 +17,7 @@ from iguln.commands.original import ensure_original, ensure_retrained
 from iguln.commands.scoring import score_models, scoring_seed
 from iguln.io import atomic_torch_save, config_hash
 from iguln.loggers import make_logger
-from iguln.metrics.preservation import load_lpips, lpips_to_original
+from iguln.metrics.preservation import LpipsToOriginal
 from iguln.models.checkpoint import load_generator
 from iguln.models.registry import configure_generation
 from iguln.record import failure_record, new_record, write_record
@@ -41,12 +41,13 @@ def method_record(job: Job) -> dict:
 
 def throughput(job: Job, record: dict) -> dict:
     """Unlearning steps and images per second, evaluation images per second of each model (generation and
-    features), and peak memory."""
+    features; with LPIPS, the unlearned model's includes generating the original's retain outputs again), and
+    peak memory."""
     images = sum(len(d) for d in job.eval_sets().values())
     out = {k: record["unlearning"][k] for k in ("steps_per_s", "images_per_s") if k in record.get("unlearning", {})}
     for name in record["metrics"]:
         seconds = job.timings.get(f"eval_{name}")
-        if seconds and not record["features_reused"].count(f"{name}/retain"):
+        if seconds and f"{name}/retain" not in record["features_reused"]:
             out[f"eval_{name}_images_per_s"] = round(images / seconds, 2)
     return {**out, **peak_memory(job.device)}
 
@@ -151,14 +152,15 @@ def run(cfg: DictConfig) -> None:
                 record["models"]["unlearned"] = {"path": str(job.run_dir / "unlearned"), "sha256": saved["sha256"]}
         models = {"original": original, "unlearned": result}
         embeddings: dict = {}
+        lpips = LpipsToOriginal(cfg.eval, original, job.mask, job.device, job.precision, scoring_seed(cfg))
         record["metrics"], record["features_reused"] = score_models(
-            job, backbone, {k: (m, stored[k]) for k, m in models.items()}, embeddings
+            job,
+            backbone,
+            {k: (m, stored[k]) for k, m in models.items()},
+            embeddings,
+            {"unlearned/retain": lpips} if lpips.available else None,
         )
-        lpips_module, lpips_weights = load_lpips(cfg.eval)
-        record["metrics"]["unlearned"]["retain"]["lpips"] = lpips_to_original(
-            lpips_module, lpips_weights, original, result, job.eval_sets()["retain"], job.mask,
-            cfg.eval.batch_size, job.device, job.precision, scoring_seed(cfg),
-        )  # fmt: skip
+        record["metrics"]["unlearned"]["retain"]["lpips"] = lpips.entry()
         if embeddings:
             atomic_torch_save(job.run_dir / EMBEDDINGS, embeddings)
             record["embeddings"] = str(job.run_dir / EMBEDDINGS)

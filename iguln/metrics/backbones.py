@@ -8,7 +8,6 @@ Inception-V3, similarity from CLIP).
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from omegaconf import DictConfig
 
 from iguln.errors import ConfigError, MissingArtefactError
 from iguln.io import sha256_file
-from iguln.offline import cached_or_downloadable
+from iguln.offline import cached_or_downloadable, downloads_off
 
 BACKBONES = ("domain", "inception", "clip", "places365")
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -71,6 +70,20 @@ def check_backbone_name(cfg: DictConfig) -> None:
 
 def rgb(x: torch.Tensor) -> torch.Tensor:
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+def normalizer(size: int | tuple[int, int], mean, std, mode: str, device: torch.device):
+    """The input of a network trained on normalised RGB: images [B, C, H, W] in [-1, 1] -> RGB resized to `size`
+    (interpolation `mode`), in [0, 1], then (x - mean) / std per channel."""
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(std, device=device).view(1, 3, 1, 1)
+
+    def prepare(x: torch.Tensor) -> torch.Tensor:
+        pixels = F.interpolate((rgb(x) + 1) / 2, size=size, mode=mode, align_corners=False)
+        return (pixels.clamp(0, 1) - mean) / std
+
+    return prepare
 
 
 def domain_backbone(judge, manifest: dict) -> Backbone:
@@ -135,19 +148,16 @@ def clip_backbone(name_or_path: str, device: torch.device) -> Backbone:
     try:
         net = CLIPVisionModelWithProjection.from_pretrained(name_or_path).to(device).eval()
     except Exception as err:  # noqa: BLE001 - any load failure becomes one message
-        offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
+        offline = " (HF_HUB_OFFLINE is set)" if downloads_off() else ""
         raise MissingArtefactError(
             f"eval.backbone=clip: CLIP weights {name_or_path!r} could not be loaded{offline} "
             f"({type(err).__name__}: {err}). Give a local dir saved by transformers with eval.clip_model=PATH, "
             "or use eval.backbone=domain."
         ) from err
-    size = net.config.image_size
-    mean = torch.tensor(CLIP_MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(CLIP_STD, device=device).view(1, 3, 1, 1)
+    prepare = normalizer(net.config.image_size, CLIP_MEAN, CLIP_STD, "bicubic", device)
 
     def extract(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        pixels = F.interpolate((rgb(x) + 1) / 2, size=(size, size), mode="bicubic", align_corners=False)
-        embedding = net(pixel_values=((pixels.clamp(0, 1) - mean) / std)).image_embeds
+        embedding = net(pixel_values=prepare(x)).image_embeds
         return {"pool": embedding, "embed": embedding}
 
     return Backbone(f"clip:{name_or_path}", str(name_or_path), extract, ("pool", "embed"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -31,16 +32,21 @@ def extract_features(
     generator: Generator | None = None,
     mask: torch.Tensor | None = None,
     seed: int = 0,
+    observe: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Backbone features [N, D] of the images of `dataset`, or of `generator`'s outputs for them under `mask`."""
+    """Backbone features [N, D] of the images of `dataset`, or of `generator`'s outputs for them under `mask`.
+    `observe(inputs, outputs)`, when given, sees each batch of generated outputs (e.g. to compare them with
+    another model's), so they are not generated twice."""
     chunks: dict[str, list[torch.Tensor]] = {}
     rng = make_generator(seed, device) if generator is not None else None
-    for images, _labels in DataLoader(dataset, batch_size=batch_size, pin_memory=device.type == "cuda"):
-        images = images.to(device, non_blocking=True)
+    for inputs, _labels in DataLoader(dataset, batch_size=batch_size, pin_memory=device.type == "cuda"):
+        images = inputs = inputs.to(device, non_blocking=True)
         with autocast(device, precision):
             if generator is not None:
-                images = generator.generate(images, mask.to(device), rng).float()
+                images = generator.generate(inputs, mask.to(device), rng).float()
             features = backbone.extract(images)
+        if observe is not None:
+            observe(inputs, images)
         for key, value in features.items():
             chunks.setdefault(key, []).append(value.float().cpu())
     return {key: torch.cat(value) for key, value in chunks.items()}

@@ -13,7 +13,6 @@ import io
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from iguln.errors import MissingArtefactError
 from iguln.io import sha256_file
@@ -76,7 +75,7 @@ def _create(spec: str):
 
 def open_clip_backbone(spec: str, device: torch.device):
     """The image tower of an open_clip model; embeddings of images [B, C, H, W] in [-1, 1] -> [B, D]."""
-    from iguln.metrics.backbones import Backbone, rgb
+    from iguln.metrics.backbones import CLIP_MEAN, CLIP_STD, Backbone, normalizer
 
     try:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -92,14 +91,11 @@ def open_clip_backbone(spec: str, device: torch.device):
 
     model = model.to(device).eval().requires_grad_(False)
     preprocess = open_clip.get_model_preprocess_cfg(model)
-    size = preprocess.get("size", 224)
-    size = (size, size) if isinstance(size, int) else tuple(size)
-    mean = torch.tensor(preprocess.get("mean", (0.48145466, 0.4578275, 0.40821073)), device=device).view(1, 3, 1, 1)
-    std = torch.tensor(preprocess.get("std", (0.26862954, 0.26130258, 0.27577711)), device=device).view(1, 3, 1, 1)
+    size, mean, std = preprocess.get("size", 224), preprocess.get("mean", CLIP_MEAN), preprocess.get("std", CLIP_STD)
+    prepare = normalizer(size, mean, std, "bicubic", device)
 
     def extract(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        pixels = F.interpolate((rgb(x) + 1) / 2, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
-        embedding = model.encode_image((pixels - mean) / std)
+        embedding = model.encode_image(prepare(x))
         return {"pool": embedding, "embed": embedding}
 
     return Backbone(f"clip:{name}", weights, extract, ("pool", "embed"))

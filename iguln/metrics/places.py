@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torchvision.models import resnet50
 
 from iguln.errors import MissingArtefactError
@@ -41,7 +40,7 @@ def read_places_weights(path: str | Path) -> dict[str, torch.Tensor]:
 
 def places_backbone(path: str | None, device: torch.device):
     """ResNet50-Places365 on images [B, C, H, W] in [-1, 1]: {"pool": [B, 2048], "logits": [B, 365]}."""
-    from iguln.metrics.backbones import Backbone, rgb
+    from iguln.metrics.backbones import Backbone, normalizer
 
     if path is None:
         raise MissingArtefactError(
@@ -62,12 +61,10 @@ def places_backbone(path: str | None, device: torch.device):
     net.load_state_dict(state)
     net = net.to(device).eval().requires_grad_(False)
     head, net.fc = net.fc, torch.nn.Identity()
-    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    prepare = normalizer(SIZE, IMAGENET_MEAN, IMAGENET_STD, "bilinear", device)
 
     def extract(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        pixels = F.interpolate((rgb(x) + 1) / 2, size=(SIZE, SIZE), mode="bilinear", align_corners=False)
-        pool = net((pixels.clamp(0, 1) - mean) / std)
+        pool = net(prepare(x))
         return {"pool": pool, "logits": head(pool)}
 
     return Backbone("resnet50-places365", sha256_file(path), extract, ("pool", "logits"))

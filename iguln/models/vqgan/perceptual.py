@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
-
 import torch
+
+from iguln.lpips_net import lpips_net
+
+FIX = "Put torchvision's VGG-16 weights in torch.hub's cache, or set model.tokenizer.perceptual=off."
 
 
 def load_perceptual(mode: str) -> tuple[torch.nn.Module | None, str]:
@@ -14,11 +14,7 @@ def load_perceptual(mode: str) -> tuple[torch.nn.Module | None, str]:
     if mode == "off":
         return None, "off (model.tokenizer.perceptual=off)"
     try:
-        import lpips
-
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torchvision's notes on its deprecated `pretrained` argument
-            module = lpips.LPIPS(net="vgg", verbose=False).eval().requires_grad_(False)
+        module, _identity = lpips_net("vgg", None, "model.tokenizer.perceptual", FIX)
     except Exception as err:  # noqa: BLE001 - any load failure: the term is off (auto) or the job stops (on)
         if mode == "on":
             raise
