@@ -71,10 +71,29 @@ def test_the_forget_target_keeps_the_context_and_puts_pure_noise_in_the_mask():
     assert torch.equal(noisy[..., outside], x[..., outside]) and torch.equal(condition[..., outside], x[..., outside])
     assert torch.equal(noisy[..., inside], probe["noise"][..., inside])  # no trace of the forget image inside
     assert torch.equal(condition[..., inside], probe["hole"][..., inside])
-    assert len(target) == len(model.unet.down_blocks) + 1
+    assert len(target) == sum(len(block.resnets) for block in model.unet.up_blocks) + 1  # every skip + middle
     with torch.no_grad():  # the student sees the forget image noised at the same level, with the same draw
         student = model.encode(x, mask, probe)
     assert not torch.allclose(student[0], target[0])
+
+
+def test_the_features_are_everything_the_up_path_reads():
+    """The loss must constrain every skip tensor: one left out carries the hole's content past the encoder."""
+    model, x, mask = make_diffusion(), images(), center_square(32, 0.5)
+    probe = model.encode_probe(x, torch.Generator().manual_seed(0))
+    read = []
+    hooks = [
+        block.register_forward_hook(lambda m, args, out: read.extend(args[1]))  # args: (h, skips, emb)
+        for block in model.unet.up_blocks
+    ]
+    with torch.no_grad():
+        features = model.encode(x, mask, probe)
+        model.output(x, mask, probe)
+    for hook in hooks:
+        hook.remove()
+    assert len(read) == len(features) - 1  # and the middle block's output, last
+    for tensor in read:
+        assert any(f.shape == tensor.shape and torch.equal(f, tensor) for f in features)
 
 
 def test_a_probe_makes_student_and_teacher_inputs_equal():

@@ -1,6 +1,6 @@
 """The diffusion family (Palette, as in the paper): a conditional UNet that denoises the masked region given the
-masked image. Encoder for unlearning: conv_in + the down blocks + the middle block; the noise-level MLP and the
-up path stay frozen.
+masked image. Encoder for unlearning: conv_in + the down blocks + the middle block, whose features are every skip
+tensor the up path reads and the middle block's output; the noise-level MLP and the up path stay frozen.
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ class Diffusion(Generator):
         }
 
     def encode(self, x: torch.Tensor, mask: torch.Tensor, probe: dict | None = None) -> list[torch.Tensor]:
-        """Feature maps of the down blocks and the middle block for x [B, C, H, W] noised at the probe's levels
-        (a fresh probe from the global RNG when none is given)."""
+        """Every feature map the up path reads (the skips, as Palette's `hs`) and the middle block's, for x
+        [B, C, H, W] noised at the probe's levels (a fresh probe from the global RNG when none is given)."""
         probe = probe if probe is not None else self.encode_probe(x)
         return encoder_features(self.unet, self._noisy_input(x, mask, probe), probe["gamma"])[0]
 

@@ -49,17 +49,20 @@ def _embedding(unet: UNet2DModel, gamma: torch.Tensor, batch: int) -> torch.Tens
 def encoder_features(
     unet: UNet2DModel, sample: torch.Tensor, gamma: torch.Tensor
 ) -> tuple[list[torch.Tensor], tuple[torch.Tensor, ...], torch.Tensor]:
-    """The down path and the middle block: (feature maps [each down block's output, the middle block's output],
-    the skip tensors, the noise-level embedding). sample [B, 2C, H, W], gamma [B] or a scalar tensor."""
+    """The down path and the middle block: (feature maps, the skip tensors, the noise-level embedding).
+
+    The feature maps are every tensor the up path reads: conv_in's output, each ResBlock's (and attention's) output
+    and each downsampler's output, in order (the skips, Palette's `hs`), then the middle block's output (last). A
+    down block's output alone would leave the skips unconstrained, and they carry the hole's content straight to
+    the up path. sample [B, 2C, H, W], gamma [B] or a scalar tensor.
+    """
     emb = _embedding(unet, gamma, sample.shape[0])
     h = unet.conv_in(sample)
-    skips, features = (h,), []
+    skips = (h,)
     for block in unet.down_blocks:
         h, res = block(hidden_states=h, temb=emb)
         skips += res
-        features.append(h)
-    features.append(unet.mid_block(h, emb))
-    return features, skips, emb
+    return [*skips, unet.mid_block(h, emb)], skips, emb
 
 
 def predict_noise(unet: UNet2DModel, sample: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
