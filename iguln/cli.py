@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import time
 from pathlib import Path
 
-from iguln import __version__
+from iguln import __version__, distributed
 from iguln.commands.app import CONF_DIR, USER_ERROR_STATUS
 
 COMMANDS = {
@@ -56,6 +58,25 @@ def check_group_choices(args: list[str]) -> str | None:
     return None
 
 
+DISTRIBUTED_COMMANDS = ("train", "eval")
+RUN_STAMP = "IGULN_RUN_STAMP"  # conf/base.yaml: the run dir's date/time when set
+
+
+def join_torchrun(rest: list[str]) -> list[str]:
+    """Under torchrun: join the process group, agree on one run dir (process 0's date/time), and keep the other
+    processes' Hydra files apart. Returns the overrides to run with."""
+    distributed.init()
+    os.environ[RUN_STAMP] = distributed.broadcast(time.strftime("%Y-%m-%d/%H-%M-%S"))
+    if distributed.is_main():
+        return rest
+    return [
+        *rest,
+        "hydra.output_subdir=null",  # process 0 writes .hydra/
+        f"hydra.job_logging.handlers.file.filename=${{hydra.runtime.output_dir}}/"
+        f"${{hydra.job.name}}.rank{distributed.rank()}.log",
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
@@ -67,6 +88,13 @@ def main(argv: list[str] | None = None) -> None:
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
         print(f"iguln: error: unknown command {command!r}. Allowed: {', '.join(COMMANDS)}.\n\n{USAGE}", file=sys.stderr)
+        sys.exit(USER_ERROR_STATUS)
+    if distributed.launched() and command not in DISTRIBUTED_COMMANDS:
+        print(
+            f"iguln {command}: error: it runs in one process; torchrun is for "
+            f"{' and '.join(DISTRIBUTED_COMMANDS)} (iguln pretrain first, then torchrun ... -m iguln train).",
+            file=sys.stderr,
+        )
         sys.exit(USER_ERROR_STATUS)
     if command == "reproduce":  # a plain command that runs the others
         from iguln.commands.reproduce import main as reproduce
@@ -82,5 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     if error:
         print(f"iguln {command}: error: {error}", file=sys.stderr)
         sys.exit(USER_ERROR_STATUS)
+    if distributed.launched():
+        rest = join_torchrun(rest)
     sys.argv = [f"iguln {command}", *rest]
     importlib.import_module(COMMANDS[command][0]).main()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from iguln import distributed
 from iguln.errors import ConfigError
 
 LOGGERS = ("none", "csv", "wandb")
@@ -77,7 +78,10 @@ def check_logger(cfg: DictConfig) -> None:
 
 
 def make_logger(cfg: DictConfig, run_dir: Path, config: DictConfig, name: str, group: str | None = None):
+    """The run's logger; under torchrun only process 0 logs."""
     check_logger(cfg)
+    if not distributed.is_main():
+        return NoLogger()
     if cfg.name == "csv":
         return CsvLogger(run_dir)
     if cfg.name == "wandb":

@@ -19,6 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from iguln import distributed
 from iguln.errors import ConfigError, MissingArtefactError
 from iguln.record import RECORD, failure_record, write_record
 
@@ -27,9 +28,10 @@ USER_ERROR_STATUS = 2
 
 
 def _record_failure(command: str, cfg: DictConfig, err: BaseException) -> None:
-    """Write a failure record into the run dir unless the command already wrote one."""
+    """Write a failure record into the run dir unless the command already wrote one (or this is not torchrun's
+    process 0)."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    if (run_dir / RECORD).is_file():
+    if (run_dir / RECORD).is_file() or not distributed.is_main():
         return
     try:
         config = OmegaConf.to_container(cfg, resolve=True)

@@ -12,6 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from iguln import distributed
 from iguln.accel import check_accel, configure_backend
 from iguln.data.masks import task_mask
 from iguln.data.source import ImageSource
@@ -52,15 +53,31 @@ class Job:
 
 
 def resolve_device(name: str) -> torch.device:
+    """trainer.device as a device; under torchrun, "cuda" and "auto" mean this process's GPU (LOCAL_RANK)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(name)
     except RuntimeError as err:
         raise ConfigError("trainer.device", name, "auto, cpu, cuda, cuda:N") from err
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("trainer.device", name, "auto, cpu", "No CUDA device is visible to torch here.")
+    if device.type == "cuda" and distributed.active():
+        if device.index is not None:
+            raise ConfigError("trainer.device", name, "auto, cuda, cpu", "Under torchrun each process takes its GPU.")
+        device = torch.device("cuda", distributed.local_rank())
     return device
+
+
+def check_distributed(cfg: DictConfig) -> None:
+    """Under torchrun each step's batch is shared out: it must split evenly."""
+    size = distributed.world_size()
+    if size > 1 and cfg.trainer.batch_size % size:
+        raise ConfigError(
+            "trainer.batch_size",
+            cfg.trainer.batch_size,
+            f"a multiple of the {size} processes (each takes batch_size / {size} forget and retain images a step)",
+        )
 
 
 def _positive(cfg: DictConfig, key: str, where: str) -> None:
@@ -101,6 +118,7 @@ def check_config(cfg: DictConfig, command: str) -> None:
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
         raise ConfigError("seed", cfg.seed, "an integer >= 0")
     resolve_device(cfg.trainer.device)
+    check_distributed(cfg)
 
 
 def prepare(cfg: DictConfig, command: str, image_size: int | None = None) -> Job:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from iguln import distributed
 from iguln.commands.app import hydra_app
 from iguln.commands.common import load_backbone, prepare
 from iguln.commands.original import ensure_original
@@ -42,7 +43,9 @@ def run(cfg: DictConfig) -> None:
             )
         image_size = arch["image_size"]
     job = prepare(cfg, "eval", image_size)
-    path = Path(cfg.checkpoint) if cfg.checkpoint is not None else ensure_original(job)
+    with distributed.main_first():  # under torchrun the others wait while process 0 trains the judge
+        path = Path(cfg.checkpoint) if cfg.checkpoint is not None else ensure_original(job)
+        backbone = load_backbone(job)
     generator, manifest = load_generator(path, str(job.device))
     configure_generation(generator, cfg.model)
     role = manifest.get("role", "model")
@@ -51,9 +54,11 @@ def run(cfg: DictConfig) -> None:
     )
     record["models"][role] = {"path": str(path), "sha256": manifest["sha256"]}
     record["generation"] = generator.generation_values
-    backbone = load_backbone(job)
+    record["distributed"] = distributed.describe()
     stored = manifest["sha256"] if role in ("original", "retrain") else None
     record["metrics"], record["features_reused"] = score_models(job, backbone, {role: (generator, stored)})
+    if not distributed.is_main():  # process 0 writes the record
+        return
     job.timings["total"] = round(time.perf_counter() - started, 3)
     record.update(status="complete", timings_s=job.timings)
     out = write_record(job.run_dir, record)

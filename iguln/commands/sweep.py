@@ -13,6 +13,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from iguln import distributed
 from iguln.io import atomic_write_json
 from iguln.record import RECORD
 
@@ -48,7 +49,7 @@ class SweepSummary(Callback):
     """Hydra callback: keep <sweep dir>/sweep.json up to date after each job, print it when the sweep ends."""
 
     def on_job_end(self, config: DictConfig, job_return: Any = None, **kwargs: Any) -> None:
-        if config.hydra.mode != RunMode.MULTIRUN:
+        if config.hydra.mode != RunMode.MULTIRUN or not distributed.is_main():
             return
         # Jobs that run at once (hydra/launcher=slurm or local) write this file too, each atomically; one that read
         # the sweep dir earlier may write last. So after writing, read the dir again and write until it is unchanged:
@@ -62,7 +63,7 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         summary = sweep_summary(config.hydra.sweep.dir)
-        if not summary["jobs"]:
+        if not summary["jobs"] or not distributed.is_main():
             return
         atomic_write_json(Path(config.hydra.sweep.dir) / "sweep.json", summary)
         lines = [f"sweep {summary['sweep_dir']}: {summary['complete']} complete, {summary['failed']} failed"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from iguln import distributed
 from iguln.accel import accelerate, peak_memory
 from iguln.commands.app import hydra_app
 from iguln.commands.common import Job, load_backbone, prepare, run_name
@@ -64,6 +65,8 @@ def unlearning_checkpoint(job: Job, original_sha256: str, recipe) -> tuple[Path,
         "precision": job.precision,
         "seed": cfg.seed,
     }
+    if distributed.active():  # each process's random state is in it
+        key["processes"] = distributed.world_size()
     return checkpoint_file(cfg.paths.store, f"unlearn-{cfg.model.name}", key), key, cfg.trainer.checkpoint_every
 
 
@@ -73,8 +76,9 @@ def unlearn_original(job: Job, original, original_sha256: str, logger) -> tuple[
     cfg = job.cfg
     recipe = read_recipe(cfg.trainer, "trainer")
     checkpoint = unlearning_checkpoint(job, original_sha256, recipe)
-    if not cfg.resume:
+    if not cfg.resume and distributed.is_main():
         discard_checkpoint(checkpoint[0])
+    distributed.barrier()  # no process reads a checkpoint that is being discarded
     student = copy.deepcopy(original)  # the original itself is the frozen teacher E0
     accelerate(student, job.device, cfg.trainer)
     accelerate(original, job.device, cfg.trainer)
@@ -116,11 +120,14 @@ def run(cfg: DictConfig) -> None:
     config = OmegaConf.to_container(cfg, resolve=True)
     record = new_record("train", config, cfg.seed, job.split.record(job.source.classes))
     record["method"] = method_record(job)
+    record["distributed"] = distributed.describe()
     name, group = run_name(f"train-{cfg.model.name}-{cfg.loss.name}")
     logger = make_logger(cfg.logger, job.run_dir, cfg, name=name, group=group)
+    main = distributed.is_main()  # under torchrun, process 0 alone writes
     try:
-        path = ensure_original(job, logger, pretrain_if_missing=cfg.pretrain_if_missing)
-        backbone = load_backbone(job)
+        with distributed.main_first():  # the others wait while it pretrains the original or trains the judge
+            path = ensure_original(job, logger, pretrain_if_missing=cfg.pretrain_if_missing)
+            backbone = load_backbone(job)
         original, manifest = load_generator(path, str(job.device))
         configure_generation(original, cfg.model)
         record["generation"] = original.generation_values
@@ -129,7 +136,8 @@ def run(cfg: DictConfig) -> None:
             record["models"]["original"]["pretrained"] = manifest["pretrained"]
         stored, checkpoint = {"original": manifest["sha256"]}, None
         if cfg.loss.name == RETRAIN:
-            retrained_path = ensure_retrained(job, logger)
+            with distributed.main_first():
+                retrained_path = ensure_retrained(job, logger)
             result, retrained = load_generator(retrained_path, str(job.device))
             configure_generation(result, cfg.model)
             accelerate(result, job.device, cfg.trainer)
@@ -140,7 +148,7 @@ def run(cfg: DictConfig) -> None:
         else:
             result, record["unlearning"], checkpoint = unlearn_original(job, original, manifest["sha256"], logger)
             stored["unlearned"] = None
-            if cfg.save_model:
+            if cfg.save_model and main:
                 saved = result.cpu().save(
                     job.run_dir / "unlearned",
                     role="unlearned",
@@ -161,6 +169,8 @@ def run(cfg: DictConfig) -> None:
             {"unlearned/retain": lpips} if lpips.available else None,
         )
         record["metrics"]["unlearned"]["retain"]["lpips"] = lpips.entry()
+        if not main:
+            return
         if embeddings:
             atomic_torch_save(job.run_dir / EMBEDDINGS, embeddings)
             record["embeddings"] = str(job.run_dir / EMBEDDINGS)
@@ -182,7 +192,8 @@ def run(cfg: DictConfig) -> None:
         )
     except BaseException as err:
         job.timings["total"] = round(time.perf_counter() - started, 3)
-        write_record(job.run_dir, failure_record(record, err, job.timings))
+        if main:
+            write_record(job.run_dir, failure_record(record, err, job.timings))
         raise
     finally:
         logger.finish()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
+from iguln import distributed
 from iguln.metrics.backbones import Backbone
 from iguln.metrics.scores import fid, inception_score, mean_cosine
 from iguln.models.generator import Generator
@@ -36,10 +36,12 @@ def extract_features(
 ) -> dict[str, torch.Tensor]:
     """Backbone features [N, D] of the images of `dataset`, or of `generator`'s outputs for them under `mask`.
     `observe(inputs, outputs)`, when given, sees each batch of generated outputs (e.g. to compare them with
-    another model's), so they are not generated twice."""
+    another model's), so they are not generated twice. Under torchrun each process takes its contiguous share of
+    the images, samples with its own seed, and every process gets all N rows, in the data's order."""
     chunks: dict[str, list[torch.Tensor]] = {}
-    rng = make_generator(seed, device) if generator is not None else None
-    for inputs, _labels in DataLoader(dataset, batch_size=batch_size, pin_memory=device.type == "cuda"):
+    rng = make_generator(distributed.rank_seed(seed), device) if generator is not None else None
+    share = Subset(dataset, distributed.shard(len(dataset))) if distributed.active() else dataset
+    for inputs, _labels in DataLoader(share, batch_size=batch_size, pin_memory=device.type == "cuda"):
         images = inputs = inputs.to(device, non_blocking=True)
         with autocast(device, precision):
             if generator is not None:
@@ -49,7 +51,7 @@ def extract_features(
             observe(inputs, images)
         for key, value in features.items():
             chunks.setdefault(key, []).append(value.float().cpu())
-    return {key: torch.cat(value) for key, value in chunks.items()}
+    return distributed.gather_rows({key: torch.cat(value) for key, value in chunks.items()})
 
 
 def metric_entries(real: dict, fake: dict, backbone: Backbone, splits: int, seed: int) -> dict[str, dict]:
@@ -74,25 +76,3 @@ def metric_entries(real: dict, fake: dict, backbone: Backbone, splits: int, seed
             entry.update(value=None, missing=f"the computed value was {entry['value']} (not finite)")
         entries[name] = entry
     return entries
-
-
-def score_generator(
-    generator: Generator,
-    sets: dict[str, Dataset],
-    real: dict[str, dict[str, torch.Tensor]],
-    mask: torch.Tensor,
-    backbone: Backbone,
-    batch_size: int,
-    splits: int,
-    device: torch.device,
-    precision: str,
-    seed: int,
-) -> tuple[dict[str, dict], float]:
-    """Metrics of `generator` on each named set (real features given per set); returns (metrics, wall seconds)."""
-    start = time.perf_counter()
-    generator.eval()
-    metrics = {}
-    for name, dataset in sets.items():
-        fake = extract_features(backbone, dataset, batch_size, device, precision, generator, mask, seed)
-        metrics[name] = metric_entries(real[name], fake, backbone, splits, seed)
-    return metrics, round(time.perf_counter() - start, 3)

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
+from iguln import distributed
 from iguln.errors import MissingArtefactError
 from iguln.lpips_net import lpips_net
 from iguln.models.generator import Generator
@@ -49,7 +50,7 @@ class LpipsToOriginal:
     def __init__(self, cfg: DictConfig, original: Generator, mask, device, precision: str, seed: int) -> None:
         self.module, self.weights = load_lpips(cfg)
         self.original, self.mask, self.device, self.precision = original, mask.to(device), device, precision
-        self.rng = make_generator(seed, device)
+        self.rng = make_generator(distributed.rank_seed(seed), device)  # as the scoring pass it watches
         self.total, self.count, self.seconds = 0.0, 0, 0.0
         if self.module is not None:
             self.module.to(device)
@@ -73,6 +74,7 @@ class LpipsToOriginal:
         self.seconds += time.perf_counter() - start
 
     def entry(self) -> dict:
+        """The record entry (under torchrun, over every process's images: call it in every process)."""
         entry = {
             "value": None,
             "backbone": NAME,
@@ -82,6 +84,8 @@ class LpipsToOriginal:
         }
         if self.module is None:
             return {**entry, "backbone_weights": None, "missing": self.weights}
-        if not self.count:
+        parts = distributed.all_gather_objects((self.total, self.count, self.seconds))
+        total, count, seconds = sum(p[0] for p in parts), sum(p[1] for p in parts), max(p[2] for p in parts)
+        if not count:
             return {**entry, "missing": "no outputs were scored"}
-        return {**entry, "value": self.total / self.count, "n_generated": self.count, "seconds": round(self.seconds, 3)}
+        return {**entry, "value": total / count, "n_generated": count, "seconds": round(seconds, 3)}

@@ -4,6 +4,8 @@ One file per run, <paths.store>/partial/<name>-<hash of key>/checkpoint.pt, writ
 and removed when the run's result is safe. It holds the modules' states, the optimizers and schedules, every random
 generator (torch's global one included), the history so far, and the key of the config that made it; it is read
 with torch.load(weights_only=True) and refused, with the reason, when it is unreadable or another config made it.
+Under torchrun process 0 writes it, with every process's random generators ("ranks"), and each process restores
+its own.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from iguln import distributed
 from iguln.data.batches import BatchStream
 from iguln.errors import MissingArtefactError
 from iguln.io import UNREADABLE, atomic_torch_save, config_hash
@@ -53,6 +56,7 @@ class Checkpoints:
     streams: list[BatchStream] = field(default_factory=list)
     extra: tuple[Callable[[], dict], Callable[[dict], None]] | None = None
     tag: str = ""  # which part of a run (a pretraining stage); a checkpoint of another part is not restored
+    collective: bool = False  # every torchrun process runs this training (unlearning), not process 0 alone
 
     # -- reading ------------------------------------------------------------------------------------------------
 
@@ -87,16 +91,17 @@ class Checkpoints:
                 optimizer.load_state_dict(payload["optimizers"][name])
             for name, schedule in schedules.items():
                 schedule.load_state_dict(payload["schedules"][name])
+            own = payload["ranks"][distributed.rank()] if "ranks" in payload else payload
             for name, generator in self.generators.items():
-                generator.set_state(payload["generators"][name])
-        except (KeyError, RuntimeError, ValueError) as err:
+                generator.set_state(own["generators"][name])
+        except (KeyError, RuntimeError, ValueError, IndexError) as err:
             raise CheckpointError(self._refusal(f"its contents do not match this run ({err})")) from err
         step = int(payload["step"])
         for stream in self.streams:  # before the global generator is restored: seeking draws from it
             stream.seek(step)
-        torch.set_rng_state(payload["torch_rng"])
-        if torch.cuda.is_available() and payload.get("cuda_rng"):
-            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        torch.set_rng_state(own["torch_rng"])
+        if torch.cuda.is_available() and own.get("cuda_rng"):
+            torch.cuda.set_rng_state_all(own["cuda_rng"])
         if self.extra is not None:
             self.extra[1](payload["extra"])
         log.info("resuming from %s at step %d", self.path, step)
@@ -108,7 +113,21 @@ class Checkpoints:
         """Whether to write a checkpoint after `step` steps (never after the last: the result is saved then)."""
         return self.every > 0 and step % self.every == 0 and step < total
 
+    @staticmethod
+    def _random_state(generators: dict[str, torch.Generator]) -> dict:
+        return {
+            "generators": {name: g.get_state() for name, g in generators.items()},
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
     def save(self, step: int, optimizers: dict, schedules: dict, history: dict, wall_s: float) -> None:
+        """Write the checkpoint. A collective one is saved by every process, and process 0 writes it with each
+        process's random state."""
+        own = self._random_state(self.generators)
+        ranks = distributed.all_gather_objects(own) if self.collective else [own]
+        if not distributed.is_main():
+            return
         payload = {
             "key_hash": config_hash(self.key),
             "tag": self.tag,
@@ -117,12 +136,12 @@ class Checkpoints:
             "modules": {name: module.state_dict() for name, module in self.modules.items()},
             "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
             "schedules": {name: s.state_dict() for name, s in schedules.items()},
-            "generators": {name: g.get_state() for name, g in self.generators.items()},
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            **ranks[0],
             "extra": self.extra[0]() if self.extra is not None else {},
             "history": history,
         }
+        if len(ranks) > 1:
+            payload["ranks"] = ranks
         atomic_torch_save(self.path, payload)
 
 

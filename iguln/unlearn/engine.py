@@ -39,6 +39,7 @@ def fit(
     log: Callable[[int, dict[str, float]], None] | None = None,
     log_every: int = 10,
     checkpoints: Checkpoints | None = None,
+    average: Callable[[list[torch.nn.Parameter]], None] | None = None,
 ) -> dict:
     """Run `recipe.steps` optimizer steps of `step_fn` (which draws its own batch and returns (loss, terms)).
 
@@ -46,8 +47,9 @@ def fit(
     `params` may be a dict of named groups (e.g. a generator and its discriminator): each gets its own optimizer,
     and `step_fn` then returns a dict of losses with the same names, each stepping only its group.
     With `checkpoints`, the run starts from the last checkpoint when there is one, and writes one every
-    `checkpoints.every` steps. Returns the history: per-step terms, wall time and steps per second (of this session),
-    and the step it resumed from.
+    `checkpoints.every` steps. `average(params)`, when given, runs after each backward pass, before clipping
+    (distributed.average_gradients: every process then steps alike). Returns the history: per-step terms, wall
+    time and steps per second (of this session), and the step it resumed from.
     """
     groups = {name: list(p) for name, p in params.items()} if isinstance(params, dict) else {"": list(params)}
     if not all(groups.values()):
@@ -73,6 +75,8 @@ def fit(
             for optimizer in optimizers.values():  # a group's backward must not leave gradients in another
                 optimizer.zero_grad(set_to_none=True)
             loss.backward(retain_graph=i < len(losses) - 1)
+            if average is not None:
+                average(groups[name])
             prefix = f"{name}_" if len(groups) > 1 else ""
             if recipe.grad_clip is not None:
                 norm = torch.nn.utils.clip_grad_norm_(groups[name], recipe.grad_clip)
