@@ -59,3 +59,9 @@ def test_mae_weights_are_missing_only_when_not_given_as_a_folder(tmp_path, monke
     (tmp_path / "config.json").write_text("{}")
     monkeypatch.setenv("IGULN_MAE_WEIGHTS", str(tmp_path))
     assert not any("model.pretrained" in i for i in missing_items(compose_job("paper/imagenet_mae", None, [])))
+
+
+def test_overrides_may_follow_the_options(tmp_path, capsys):
+    main(["reproduce", "mini", "--models", "mae", "--outputs", str(tmp_path), "seed=3", "--dry-run"])
+    out = capsys.readouterr().out
+    assert "seed=3" in out and "model=mae" in out and not (tmp_path / "reproduce").exists()

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="mini at smoke sizes (seconds per job; tests)")
     parser.add_argument("--dry-run", action="store_true", help="check and print the plan, run nothing")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides added to every job")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
     models = [m for m in args.models.split(",") if m]
     unknown = [m for m in models if m not in FAMILIES]
     if unknown:
