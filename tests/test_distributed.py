@@ -5,6 +5,7 @@ float rounding. Metrics agree within TOLERANCE: the evaluation batches differ (1
 the FID of these 24- and 96-image sets by about 0.5 %.
 """
 
+import copy
 import json
 import os
 import subprocess
@@ -12,11 +13,19 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
+import iguln.unlearn.unlearning as unlearning_module
 from iguln import distributed
 from iguln.commands.common import check_distributed
+from iguln.data.masks import center_square
 from iguln.errors import ConfigError
+from iguln.unlearn.l2_noise import L2Noise
+from iguln.unlearn.recipe import Recipe
+from tests.test_diffusion import images, make_diffusion
 
 TOLERANCE = 0.02  # relative, on every FID, IS and CLIP value
 JOB = ["train", "experiment=smoke", "model=mae", "loss=retain_label", "trainer.steps=30", "trainer.lr=1e-2"]
@@ -99,3 +108,65 @@ def test_commands_that_run_in_one_process_refuse_torchrun(monkeypatch, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["pretrain", "experiment=smoke"])
     assert stop.value.code == 2 and "torchrun is for train and eval" in capsys.readouterr().err
+
+
+class Killed(RuntimeError):
+    """Stands for the processes being killed."""
+
+
+def kill_after(steps: int) -> None:
+    """Make unlearning's fit raise Killed at step `steps` + 1 (in this process)."""
+    real_fit = unlearning_module.fit
+
+    def fit(params, step_fn, *args, **kwargs):
+        calls = {"n": 0}
+
+        def step():
+            calls["n"] += 1
+            if calls["n"] > steps:
+                raise Killed
+            return step_fn()
+
+        return real_fit(params, step, *args, **kwargs)
+
+    unlearning_module.fit = fit
+
+
+def unlearn_in_two(rank: int, folder: Path, phase: str) -> None:
+    """One of two gloo processes unlearning a micro diffusion model (whose loss draws noise per process) for 4
+    steps with checkpoints every 2: phase "whole" runs through, "killed" stops after 3 steps, "resumed" runs
+    again. Process 0 saves the student's weights and the step it resumed from."""
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{folder}/group-{phase}", rank=rank, world_size=2)
+    try:
+        original = make_diffusion()
+        student = copy.deepcopy(original)
+        data = torch.utils.data.TensorDataset(images(16), torch.zeros(16))
+        recipe = Recipe(4, batch_size=4, lr=1e-2, betas=(0.9, 0.95), weight_decay=0.0, warmup_steps=0, grad_clip=1.0)
+        checkpoint = (folder / "partial" / "checkpoint.pt", {"processes": 2}, 2)
+        if phase == "killed":
+            kill_after(3)
+        args = (L2Noise(1.0, "gaussian"), data, data, center_square(32, 0.5), recipe, torch.device("cpu"), 0)
+        try:
+            history = unlearning_module.unlearn(student, original, *args, checkpoint=checkpoint)
+        except Killed:
+            return
+        if rank == 0:
+            torch.save({"weights": student.state_dict(), "from": history["resumed_from_step"]}, folder / f"{phase}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_processes_killed_part_way_resume_to_the_same_weights(tmp_path):
+    for phase in ("whole", "killed", "resumed"):
+        if phase != "resumed":
+            (tmp_path / "partial" / "checkpoint.pt").unlink(missing_ok=True)
+        mp.spawn(unlearn_in_two, args=(tmp_path, phase), nprocs=2)
+        if phase == "killed":
+            payload = torch.load(tmp_path / "partial" / "checkpoint.pt", weights_only=True)
+            assert payload["step"] == 2 and len(payload["ranks"]) == 2  # each process's random state
+            noise = [r["generators"]["noise"] for r in payload["ranks"]]
+            assert not torch.equal(*noise)
+    whole, resumed = (torch.load(tmp_path / f"{p}.pt", weights_only=True) for p in ("whole", "resumed"))
+    assert resumed["from"] == 2 and whole["from"] == 0
+    assert all(torch.equal(whole["weights"][k], resumed["weights"][k]) for k in whole["weights"])
