@@ -9,6 +9,7 @@ from collections.abc import Callable
 import torch
 from omegaconf import OmegaConf
 
+from iguln import distributed
 from iguln.commands.common import Job
 from iguln.commands.original import data_identity
 from iguln.data.split import SETS
@@ -87,6 +88,8 @@ def score_models(
                     "task": OmegaConf.to_container(cfg.task, resolve=True),
                     "seed": seed,
                 }
+                if distributed.active():  # each process samples its share with its own seed
+                    key["processes"] = distributed.world_size()
                 fake, reused[f"{name}/{s}"] = cached_features(store, f"{name}-{s}", key, generate)
             metrics[name][s] = metric_entries(real[s], fake, backbone, cfg.eval.is_splits, seed)
             if embeddings is not None and "embed" in fake:
