@@ -69,11 +69,11 @@ def join_torchrun(rest: list[str]) -> list[str]:
     os.environ[RUN_STAMP] = distributed.broadcast(time.strftime("%Y-%m-%d/%H-%M-%S"))
     if distributed.is_main():
         return rest
-    return [
-        *rest,
+    return [  # first: Hydra's parser takes overrides in one run, and the user's may end with -m
         "hydra.output_subdir=null",  # process 0 writes .hydra/
         f"hydra.job_logging.handlers.file.filename=${{hydra.runtime.output_dir}}/"
         f"${{hydra.job.name}}.rank{distributed.rank()}.log",
+        *rest,
     ]
 
 

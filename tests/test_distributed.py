@@ -84,6 +84,15 @@ def test_metrics_match_one_process_within_the_tolerance(runs):
                 assert abs(x - y) <= TOLERANCE * abs(y), (model, s, metric, x, y)
 
 
+def test_a_sweep_runs_each_job_on_every_process(runs):
+    out = runs[2]
+    iguln(*JOB[:2], "model=mae", "trainer.steps=2", f"paths.outputs={out}", "loss.alpha=0.1,1.0", "-m", processes=2)
+    (sweep,) = (out / "multirun").glob("*/*")
+    summary = json.loads((sweep / "sweep.json").read_text())
+    assert summary["complete"] == 2 and summary["failed"] == 0
+    assert all(record(sweep / str(job))["distributed"]["world_size"] == 2 for job in (0, 1))
+
+
 def test_shards_cover_the_items_in_order():
     for n in (0, 1, 7, 24, 97):
         for count in (1, 2, 3, 8):
