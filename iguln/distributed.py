@@ -145,7 +145,8 @@ def gather_rows(features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     if not active():
         return features
     parts = all_gather_objects({k: v.cpu() for k, v in features.items()})
-    return {k: torch.cat([p[k] for p in parts]) for k in features}
+    keys = dict.fromkeys(k for p in parts for k in p)  # a process whose share was empty has none
+    return {k: torch.cat([p[k] for p in parts if k in p]) for k in keys}
 
 
 def check_in_sync(params: Sequence[torch.nn.Parameter]) -> None:
