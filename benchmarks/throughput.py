@@ -21,12 +21,12 @@ import torch
 from hydra import compose, initialize_config_dir
 from torch.utils.data import TensorDataset
 
-from iguln.accel import accelerate, configure_backend, peak_memory
-from iguln.commands.app import CONF_DIR
+from iguln.config import CONF_DIR
+from iguln.core.accel import accelerate, configure_backend, peak_memory
 from iguln.data.masks import center_square
-from iguln.models.registry import build_generator, resolve_model_config
+from iguln.models.families import build_generator, resolve_model_config
+from iguln.training.recipe import read_recipe
 from iguln.unlearn.losses import build_loss
-from iguln.unlearn.recipe import read_recipe
 from iguln.unlearn.unlearning import unlearn
 
 PRESETS = {"tiny": {"vqgan": "tiny", "mae": "tiny", "diffusion": "tiny"},

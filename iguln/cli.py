@@ -8,8 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from iguln import __version__, distributed
-from iguln.commands.app import CONF_DIR, USER_ERROR_STATUS
+from iguln import __version__
+from iguln.commands.app import USER_ERROR_STATUS
+from iguln.config import CONF_DIR
+from iguln.core import distributed
 
 COMMANDS = {
     "pretrain": ("iguln.commands.pretrain", "train the original generator and put it in the store"),

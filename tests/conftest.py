@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from iguln.commands.app import CONF_DIR  # noqa: E402
+from iguln.config import CONF_DIR  # noqa: E402
 
 
 def compose_config(config_name: str = "train", overrides: list[str] | None = None) -> DictConfig:
@@ -33,8 +33,8 @@ def unlearn_a_copy(original, steps: int = 2, global_seed: int | None = None, los
     import torch
 
     from iguln.data.masks import center_square
+    from iguln.training.recipe import Recipe
     from iguln.unlearn.l2_noise import L2Noise
-    from iguln.unlearn.recipe import Recipe
     from iguln.unlearn.unlearning import unlearn
 
     student = copy.deepcopy(original)

@@ -6,10 +6,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from iguln.accel import accelerate, check_accel, peak_memory
 from iguln.cli import main
+from iguln.core.accel import accelerate, check_accel, peak_memory
+from iguln.core.errors import ConfigError
 from iguln.data.masks import center_square
-from iguln.errors import ConfigError
 from iguln.models.mae import MAE, mae_micro
 
 CPU = torch.device("cpu")
@@ -46,7 +46,7 @@ def test_peak_memory_is_reported():
 
 
 def test_every_family_has_blocks_to_compile():
-    from iguln.accel import compile_blocks
+    from iguln.core.accel import compile_blocks
     from iguln.models.diffusion import Diffusion
 
     schedule = {"steps": 100, "beta_start": 1e-4, "beta_end": 0.02}

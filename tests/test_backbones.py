@@ -7,7 +7,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from iguln.errors import ConfigError, MissingArtefactError
+from iguln.core.errors import ConfigError, MissingArtefactError
 from iguln.metrics.backbones import Backbone, clip_backbone, inception_backbone
 from iguln.metrics.choice import load_metric_backbone, metric_choices
 from iguln.metrics.evaluate import extract_features, metric_entries

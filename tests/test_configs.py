@@ -4,9 +4,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from iguln.cli import options
-from iguln.commands.common import check_config
-from iguln.errors import ConfigError
-from iguln.models.registry import weights_key
+from iguln.core.errors import ConfigError
+from iguln.jobs.job import check_config
+from iguln.models.families import weights_key
 from tests.conftest import compose_config
 
 GROUPS = ["model", "data", "split", "task", "loss", "trainer", "eval", "logger", "experiment", "paths"]

@@ -5,11 +5,11 @@ import pytest
 import torch
 from PIL import Image
 
+from iguln.core.errors import ConfigError, MissingArtefactError
 from iguln.data.folder import load as load_folder
 from iguln.data.idx import read_idx
 from iguln.data.source import resize_uint8, to_unit_range
 from iguln.data.sources import check_data_config, load_source
-from iguln.errors import ConfigError, MissingArtefactError
 from tests.conftest import compose_config
 
 

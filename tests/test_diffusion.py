@@ -6,12 +6,12 @@ import copy
 import pytest
 import torch
 
+from iguln.core.errors import MissingArtefactError
 from iguln.data.masks import border, brush_strokes, center_square, hybrid_masks
-from iguln.errors import MissingArtefactError
-from iguln.models.checkpoint import load_generator
 from iguln.models.diffusion import Diffusion
 from iguln.models.diffusion.family import diffusion_micro, diffusion_palette
 from iguln.models.diffusion.reference import module_map, palette_names, palette_unet_state
+from iguln.models.storage import load_generator
 from tests.conftest import unlearn_a_copy
 
 SCHEDULE = {"steps": 100, "beta_start": 1e-4, "beta_end": 0.05}

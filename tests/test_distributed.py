@@ -19,12 +19,12 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
 import iguln.unlearn.unlearning as unlearning_module
-from iguln import distributed
-from iguln.commands.common import check_distributed
+from iguln.core import distributed
+from iguln.core.errors import ConfigError
 from iguln.data.masks import center_square
-from iguln.errors import ConfigError
+from iguln.jobs.job import check_distributed
+from iguln.training.recipe import Recipe
 from iguln.unlearn.l2_noise import L2Noise
-from iguln.unlearn.recipe import Recipe
 from tests.test_diffusion import images, make_diffusion
 
 TOLERANCE = 0.02  # relative, on every FID, IS and CLIP value

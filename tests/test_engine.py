@@ -2,9 +2,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from iguln.errors import ConfigError
-from iguln.unlearn.engine import fit, warmup_cosine
-from iguln.unlearn.recipe import Recipe, read_recipe
+from iguln.core.errors import ConfigError
+from iguln.training.engine import fit, warmup_cosine
+from iguln.training.recipe import Recipe, read_recipe
 from tests.conftest import compose_config
 
 

@@ -3,8 +3,8 @@ import copy
 import pytest
 import torch
 
+from iguln.core.errors import ConfigError
 from iguln.data.masks import center_square
-from iguln.errors import ConfigError
 from iguln.models.mae import MAE, mae_micro
 from iguln.unlearn.l2_noise import L2Noise
 from iguln.unlearn.losses import build_loss

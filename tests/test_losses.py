@@ -5,9 +5,9 @@ import copy
 import pytest
 import torch
 
+from iguln.core.errors import ConfigError
 from iguln.data.masks import center_square
-from iguln.errors import ConfigError
-from iguln.models.registry import build_generator, resolve_model_config
+from iguln.models.families import build_generator, resolve_model_config
 from iguln.unlearn.losses import LOSSES, build_loss, check_loss
 from iguln.unlearn.unlearning import freeze_all_but
 from tests.conftest import compose_config, unlearn_a_copy

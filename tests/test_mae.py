@@ -1,10 +1,10 @@
 import pytest
 import torch
 
+from iguln.core.errors import MissingArtefactError
 from iguln.data.masks import border, center_square
-from iguln.errors import MissingArtefactError
-from iguln.models.checkpoint import load_generator
 from iguln.models.mae import MAE, mae_micro
+from iguln.models.storage import load_generator
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from safetensors.torch import save_file
 from transformers import ViTMAEConfig, ViTMAEForPreTraining
 
 from iguln.cli import main
+from iguln.core.errors import ConfigError, MissingArtefactError
+from iguln.core.io import sha256_file
 from iguln.data.masks import center_square
-from iguln.errors import ConfigError, MissingArtefactError
-from iguln.io import sha256_file
 from iguln.models import mae_hub
+from iguln.models.families import build_generator, resolve_model_config
 from iguln.models.mae import MAE
-from iguln.models.registry import build_generator, resolve_model_config
 from tests.conftest import compose_config
 
 # The shape of iguln's micro preset: 32 px, 4 px patches, one 32-wide block in encoder and decoder.

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
-from iguln.errors import MissingArtefactError
+from iguln.core.errors import MissingArtefactError
 from iguln.models.vqgan import VQGAN
 from iguln.models.vqgan.family import _arch
 from tests.conftest import compose_config

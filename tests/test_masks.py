@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from iguln.core.errors import ConfigError
 from iguln.data.masks import apply_mask, border, center_square, task_mask
-from iguln.errors import ConfigError
 from tests.conftest import compose_config
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from iguln.errors import MissingArtefactError
+from iguln.core.errors import MissingArtefactError
 from iguln.metrics.backbones import Backbone, clip_backbone, inception_backbone
 from iguln.metrics.evaluate import metric_entries
 from iguln.metrics.scores import fid, inception_score, mean_cosine

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-import iguln.commands.original as original_module
+import iguln.jobs.originals as original_module
 import iguln.unlearn.unlearning as unlearning_module
 from iguln.cli import main
 from iguln.data.batches import BatchStream
-from iguln.unlearn.checkpoint import CheckpointError, Checkpoints
+from iguln.training.checkpoints import CheckpointError, Checkpoints
 
 SMOKE = ["experiment=smoke", "trainer.checkpoint_every=2"]
 

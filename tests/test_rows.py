@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-import iguln.commands.original as original_module
+import iguln.jobs.originals as original_module
 import iguln.unlearn.unlearning as unlearning_module
 from iguln.cli import main
+from iguln.core.errors import ConfigError
 from iguln.data.split import make_split
-from iguln.errors import ConfigError
 from tests.conftest import compose_config
 
 FORGET, RETAIN = ["trouser", "bag"], ["tshirt_top", "pullover"]

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from iguln.core.errors import ConfigError
 from iguln.data.split import choose_classes, make_split, pretrain_indices, resolve_classes, select_images
-from iguln.errors import ConfigError
 from tests.conftest import compose_config
 
 NAMES = ["tshirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot"]

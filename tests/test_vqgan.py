@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from iguln.data.masks import border, center_square
-from iguln.models.checkpoint import load_generator
+from iguln.models.storage import load_generator
 from iguln.models.vqgan import VQGAN
 from iguln.models.vqgan.decoding import iterative_fill
 from iguln.models.vqgan.family import vqgan_micro
@@ -153,7 +153,7 @@ def test_tokenizer_stage_trains_and_reports(adversarial):
 
 
 def test_perceptual_on_fails_clearly_offline(tmp_path, monkeypatch):
-    from iguln.errors import MissingArtefactError
+    from iguln.core.errors import MissingArtefactError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     previous = torch.hub.get_dir()

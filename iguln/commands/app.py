@@ -19,11 +19,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from iguln import distributed
-from iguln.errors import ConfigError, MissingArtefactError
-from iguln.record import RECORD, failure_record, write_record
+from iguln.config import CONF_DIR
+from iguln.core import distributed
+from iguln.core.errors import ConfigError, MissingArtefactError
+from iguln.store.records import RECORD, failure_record, write_record
 
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 USER_ERROR_STATUS = 2
 
 

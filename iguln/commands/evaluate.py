@@ -9,16 +9,16 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from iguln import distributed
 from iguln.commands.app import hydra_app
-from iguln.commands.common import load_backbone, prepare
-from iguln.commands.original import ensure_original
-from iguln.commands.scoring import score_models
-from iguln.errors import ConfigError
-from iguln.models.checkpoint import CONFIG, load_generator
-from iguln.models.registry import configure_generation
-from iguln.record import new_record, write_record
+from iguln.core import distributed
+from iguln.core.errors import ConfigError
+from iguln.jobs.job import load_backbone, prepare
+from iguln.jobs.originals import ensure_original
+from iguln.jobs.scoring import score_models
+from iguln.models.families import configure_generation
+from iguln.models.storage import CONFIG, load_generator
 from iguln.report.table import markdown_table
+from iguln.store.records import new_record, write_record
 
 log = logging.getLogger("iguln")
 

@@ -8,11 +8,11 @@ import logging
 from omegaconf import DictConfig, OmegaConf
 
 from iguln.commands.app import hydra_app
-from iguln.commands.common import prepare, run_name
-from iguln.commands.original import ensure_original, original_dir
-from iguln.loggers import make_logger
-from iguln.models.checkpoint import load_generator
-from iguln.record import new_record, write_record
+from iguln.core.loggers import make_logger
+from iguln.jobs.job import prepare, run_name
+from iguln.jobs.originals import ensure_original, original_dir
+from iguln.models.storage import load_generator
+from iguln.store.records import new_record, write_record
 
 log = logging.getLogger("iguln")
 

@@ -11,8 +11,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from iguln.commands.app import hydra_app
-from iguln.errors import ConfigError
-from iguln.io import atomic_write_text
+from iguln.core.errors import ConfigError
+from iguln.core.io import atomic_write_text
 from iguln.report.figures import alpha_curves, sample_grids, tsne
 from iguln.report.formats import csv_text, latex, markdown
 from iguln.report.paper import build_blocks

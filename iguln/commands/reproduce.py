@@ -24,9 +24,10 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from iguln.commands.app import CONF_DIR, USER_ERROR_STATUS
+from iguln.commands.app import USER_ERROR_STATUS
+from iguln.config import CONF_DIR
 from iguln.metrics.choice import missing_metric_weights
-from iguln.models.registry import family_of
+from iguln.models.families import family_of
 
 FAMILIES = ("vqgan", "mae", "diffusion")
 ROW_LOSSES = "l2_noise,max_loss,noisy_label,retain_label,random_encoder,retrain"

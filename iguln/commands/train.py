@@ -10,23 +10,23 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from iguln import distributed
-from iguln.accel import accelerate, peak_memory
 from iguln.commands.app import hydra_app
-from iguln.commands.common import Job, load_backbone, prepare, run_name
-from iguln.commands.original import ensure_original, ensure_retrained
-from iguln.commands.scoring import score_models, scoring_seed
-from iguln.io import atomic_torch_save, config_hash
-from iguln.loggers import make_logger
+from iguln.core import distributed
+from iguln.core.accel import accelerate, peak_memory
+from iguln.core.io import atomic_torch_save, config_hash
+from iguln.core.loggers import make_logger
+from iguln.jobs.job import Job, load_backbone, prepare, run_name
+from iguln.jobs.originals import ensure_original, ensure_retrained
+from iguln.jobs.scoring import score_models, scoring_seed
 from iguln.metrics.preservation import LpipsToOriginal
-from iguln.models.checkpoint import load_generator
-from iguln.models.registry import configure_generation
-from iguln.record import failure_record, new_record, write_record
+from iguln.models.families import configure_generation
+from iguln.models.storage import load_generator
 from iguln.report.samples import save_samples
 from iguln.report.table import markdown_table
-from iguln.unlearn.checkpoint import checkpoint_file, discard_checkpoint
+from iguln.store.records import failure_record, new_record, write_record
+from iguln.training.checkpoints import checkpoint_file, discard_checkpoint
+from iguln.training.recipe import read_recipe
 from iguln.unlearn.losses import RETRAIN, build_loss
-from iguln.unlearn.recipe import read_recipe
 from iguln.unlearn.unlearning import unlearn
 
 log = logging.getLogger("iguln")

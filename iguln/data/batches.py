@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from iguln.seeding import make_generator
+from iguln.core.seeding import make_generator
 
 
 class BatchStream:

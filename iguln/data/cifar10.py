@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from iguln.core.errors import MissingArtefactError
 from iguln.data.source import InMemorySource, resize_uint8
-from iguln.errors import MissingArtefactError
 
 
 def load(cfg, image_size: int, downloads: str) -> InMemorySource:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
+from iguln.core.errors import MissingArtefactError
 from iguln.data.idx import find_idx, read_idx
 from iguln.data.source import InMemorySource, resize_uint8
-from iguln.errors import MissingArtefactError
 
 _STEMS = {"train": "train-{}-idx{}-ubyte", "test": "t10k-{}-idx{}-ubyte"}
 HOW_TO_GET = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig
 
-from iguln.errors import ConfigError
+from iguln.core.errors import ConfigError
 
 
 def _side(size: int, fraction: object, key: str, upper: float) -> int:

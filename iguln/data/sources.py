@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
+from iguln.core.errors import ConfigError
 from iguln.data import cifar10, fashion_mnist, folder
 from iguln.data.source import ImageSource
-from iguln.errors import ConfigError
 
 LOADERS = {
     "fashion_mnist": fashion_mnist.load,

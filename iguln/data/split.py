@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig, ListConfig
 
-from iguln.errors import ConfigError
-from iguln.seeding import make_generator
+from iguln.core.errors import ConfigError
+from iguln.core.seeding import make_generator
 
 SPLITS = ("classes", "random")
 SETS = ("forget", "retain")

@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
-from iguln.errors import ConfigError, MissingArtefactError
-from iguln.io import sha256_file
-from iguln.offline import cached_or_downloadable, downloads_off
+from iguln.core.errors import ConfigError, MissingArtefactError
+from iguln.core.io import sha256_file
+from iguln.core.offline import cached_or_downloadable, downloads_off
 
 BACKBONES = ("domain", "inception", "clip", "places365")
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

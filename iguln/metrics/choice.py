@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from iguln.errors import ConfigError, MissingArtefactError
+from iguln.core.errors import ConfigError, MissingArtefactError
 from iguln.metrics.backbones import BACKBONES, Backbone, clip_backbone, combine, inception_backbone
 from iguln.metrics.openclip import clip_available
 from iguln.metrics.places import places_backbone

@@ -8,12 +8,12 @@ from collections.abc import Callable
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from iguln import distributed
+from iguln.core import distributed
+from iguln.core.seeding import make_generator
 from iguln.metrics.backbones import Backbone
 from iguln.metrics.scores import fid, inception_score, mean_cosine
 from iguln.models.generator import Generator
-from iguln.seeding import make_generator
-from iguln.unlearn.engine import autocast
+from iguln.training.engine import autocast
 
 UNITS = {
     "fid": "Frechet distance between backbone 'pool' features of outputs and ground truth; lower is better",

@@ -14,12 +14,12 @@ import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from iguln.errors import MissingArtefactError
-from iguln.io import atomic_dir, atomic_write_json, sha256_file
-from iguln.store import entry_dir
-from iguln.unlearn.engine import autocast, fit
-from iguln.unlearn.recipe import Recipe
-from iguln.versions import package_versions
+from iguln.core.errors import MissingArtefactError
+from iguln.core.io import atomic_dir, atomic_write_json, sha256_file
+from iguln.core.versions import package_versions
+from iguln.store.layout import entry_dir
+from iguln.training.engine import autocast, fit
+from iguln.training.recipe import Recipe
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from iguln.errors import MissingArtefactError
-from iguln.io import sha256_file
-from iguln.offline import downloads_off
+from iguln.core.errors import MissingArtefactError
+from iguln.core.io import sha256_file
+from iguln.core.offline import downloads_off
 
 PREFIX = "open_clip:"
 LOCAL_DIR = "local-dir:"

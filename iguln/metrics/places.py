@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 from torchvision.models import resnet50
 
-from iguln.errors import MissingArtefactError
-from iguln.io import sha256_file
+from iguln.core.errors import MissingArtefactError
+from iguln.core.io import sha256_file
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -17,12 +17,12 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
-from iguln import distributed
-from iguln.errors import MissingArtefactError
-from iguln.lpips_net import lpips_net
+from iguln.core import distributed
+from iguln.core.errors import MissingArtefactError
+from iguln.core.seeding import make_generator
 from iguln.models.generator import Generator
-from iguln.seeding import make_generator
-from iguln.unlearn.engine import autocast
+from iguln.models.lpips_net import lpips_net
+from iguln.training.engine import autocast
 
 UNIT = "mean LPIPS (AlexNet) between the original's and this model's outputs on the same inputs; lower keeps more"
 NAME = "lpips-alex-v0.1"

@@ -85,7 +85,7 @@ class Generator(nn.Module):
     def load_pretrained(self, cfg: Any) -> dict:
         """Load released weights named in the `model` config (model.pretrained ...); returns what was loaded:
         {part: file path, or {"path": file path, other provenance (e.g. hub_id, revision)}}."""
-        from iguln.errors import ConfigError
+        from iguln.core.errors import ConfigError
 
         raise ConfigError(
             "model.pretrained", cfg.get("pretrained"), "null", f"model={self.family} has no importer yet."
@@ -157,12 +157,12 @@ class Generator(nn.Module):
         return {"family": self.family, "arch": self.arch, "options": self.option_values}
 
     def save(self, path, **manifest: Any):
-        from iguln.models.checkpoint import save_generator
+        from iguln.models.storage import save_generator
 
         return save_generator(self, path, **manifest)
 
     @staticmethod
     def load(path) -> Generator:
-        from iguln.models.checkpoint import load_generator
+        from iguln.models.storage import load_generator
 
         return load_generator(path)[0]

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 from transformers import ViTMAEConfig, ViTMAEForPreTraining
 
+from iguln.core.errors import ConfigError
 from iguln.data.masks import coarse_mask, random_cells, random_rectangles
-from iguln.errors import ConfigError
 from iguln.models import mae_hub
 from iguln.models.generator import Generator
 from iguln.models.positions import sincos_positions

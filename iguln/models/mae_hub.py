@@ -22,8 +22,8 @@ from huggingface_hub import snapshot_download, try_to_load_from_cache
 from huggingface_hub.errors import EntryNotFoundError
 from transformers import ViTMAEConfig, ViTMAEForPreTraining
 
-from iguln.errors import ConfigError, MissingArtefactError
-from iguln.io import UNREADABLE
+from iguln.core.errors import ConfigError, MissingArtefactError
+from iguln.core.io import UNREADABLE
 
 KEY = "model.pretrained"
 HOW = (

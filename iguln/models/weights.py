@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from iguln.errors import MissingArtefactError
+from iguln.core.errors import MissingArtefactError
 
 
 def read_weights(path: str | Path, key: str) -> dict[str, torch.Tensor]:

@@ -8,10 +8,10 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.utils import save_image
 
+from iguln.core.io import atomic_write
+from iguln.core.seeding import make_generator
 from iguln.data.masks import apply_mask
-from iguln.io import atomic_write
 from iguln.models.generator import Generator
-from iguln.seeding import make_generator
 
 
 @torch.no_grad()

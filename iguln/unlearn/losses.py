@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from iguln.errors import ConfigError
+from iguln.core.errors import ConfigError
 from iguln.unlearn.baselines import MaxLoss, NoisyLabel, RandomEncoder, RetainLabel
 from iguln.unlearn.l2_noise import L2Noise
 from iguln.unlearn.noise import NOISES

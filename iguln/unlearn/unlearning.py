@@ -8,13 +8,13 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from iguln import distributed
+from iguln.core import distributed
+from iguln.core.seeding import make_generator, seed_modules
 from iguln.data.batches import BatchStream
 from iguln.models.generator import Generator
-from iguln.seeding import make_generator, seed_modules
-from iguln.unlearn.checkpoint import Checkpoints
-from iguln.unlearn.engine import fit
-from iguln.unlearn.recipe import Recipe
+from iguln.training.checkpoints import Checkpoints
+from iguln.training.engine import fit
+from iguln.training.recipe import Recipe
 
 
 def freeze_all_but(generator: Generator, scope: str) -> list[torch.nn.Parameter]:

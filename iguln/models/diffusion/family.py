@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from iguln.core.errors import ConfigError, number_in, positive_int
 from iguln.data.masks import hybrid_masks
-from iguln.errors import ConfigError, number_in, positive_int
 from iguln.models.diffusion.reference import palette_unet_state
 from iguln.models.diffusion.sampler import condition, ddim_fill
 from iguln.models.diffusion.schedule import linear_gammas, training_gammas

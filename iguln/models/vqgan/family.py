@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from iguln.core.errors import ConfigError, MissingArtefactError, number_in, positive_int
 from iguln.data.masks import coarse_mask, random_cells, random_rectangles
-from iguln.errors import ConfigError, MissingArtefactError, number_in, positive_int
 from iguln.models.generator import Generator, Stage
 from iguln.models.vqgan.decoding import iterative_fill
 from iguln.models.vqgan.discriminator import PatchDiscriminator, hinge_discriminator_loss

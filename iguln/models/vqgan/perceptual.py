@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from iguln.lpips_net import lpips_net
+from iguln.models.lpips_net import lpips_net
 
 FIX = "Put torchvision's VGG-16 weights in torch.hub's cache, or set model.tokenizer.perceptual=off."
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from iguln.errors import MissingArtefactError
+from iguln.core.errors import MissingArtefactError
 from iguln.models.vqgan.tokenizer import Tokenizer
 from iguln.models.vqgan.transformer import TokenTransformer
 from iguln.models.weights import check_keys as _check

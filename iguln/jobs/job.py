@@ -12,21 +12,21 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from iguln import distributed
-from iguln.accel import check_accel, configure_backend
+from iguln.core import distributed
+from iguln.core.accel import check_accel, configure_backend
+from iguln.core.errors import ConfigError, positive_int
+from iguln.core.loggers import check_logger
+from iguln.core.seeding import seed_everything
 from iguln.data.masks import task_mask
 from iguln.data.source import ImageSource
 from iguln.data.sources import check_data_config, load_source
 from iguln.data.split import SETS, Split, make_split
-from iguln.errors import ConfigError, positive_int
-from iguln.loggers import check_logger
 from iguln.metrics.backbones import Backbone, check_backbone_name, domain_backbone
 from iguln.metrics.choice import load_metric_backbone
 from iguln.metrics.judge import load_or_train_judge
-from iguln.models.registry import family_of, resolve_model_config
-from iguln.seeding import seed_everything
+from iguln.models.families import family_of, resolve_model_config
+from iguln.training.recipe import read_recipe
 from iguln.unlearn.losses import check_loss
-from iguln.unlearn.recipe import read_recipe
 
 log = logging.getLogger("iguln")
 PRECISIONS = ("bf16", "fp32")

@@ -7,7 +7,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from iguln.errors import ConfigError
+from iguln.core.errors import ConfigError
 from iguln.models.diffusion import Diffusion
 from iguln.models.generator import Generator
 from iguln.models.mae import MAE

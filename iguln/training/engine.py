@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable
 import torch
 from tqdm.auto import tqdm
 
-from iguln.unlearn.checkpoint import Checkpoints
-from iguln.unlearn.recipe import Recipe
+from iguln.training.checkpoints import Checkpoints
+from iguln.training.recipe import Recipe
 
 StepFn = Callable[[], tuple[torch.Tensor, dict[str, float]]]
 

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from iguln.errors import MissingArtefactError
+from iguln.core.errors import MissingArtefactError
 
 
 def downloads_off() -> bool:

@@ -9,9 +9,9 @@ from typing import Any
 
 from safetensors.torch import load_model, save_model
 
-from iguln.errors import MissingArtefactError
-from iguln.io import atomic_dir, atomic_write_json, sha256_file
-from iguln.versions import package_versions
+from iguln.core.errors import MissingArtefactError
+from iguln.core.io import atomic_dir, atomic_write_json, sha256_file
+from iguln.core.versions import package_versions
 
 WEIGHTS, CONFIG, MANIFEST = "weights.safetensors", "config.json", "manifest.json"
 
@@ -38,7 +38,7 @@ def save_generator(generator, path: str | Path, **manifest: Any) -> dict:
 
 def load_generator(path: str | Path, device: str = "cpu"):
     """(generator in eval mode, manifest) from a folder written by save_generator; checks the weights' sha256 first."""
-    from iguln.models.registry import FAMILIES
+    from iguln.models.families import FAMILIES
 
     path = Path(path)
     missing = [name for name in (CONFIG, WEIGHTS, MANIFEST) if not (path / name).is_file()]

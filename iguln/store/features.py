@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
-from iguln import distributed
-from iguln.io import UNREADABLE, atomic_torch_save
-from iguln.store import entry_dir
+from iguln.core import distributed
+from iguln.core.io import UNREADABLE, atomic_torch_save
+from iguln.store.layout import entry_dir
 
 log = logging.getLogger("iguln")
 Features = dict[str, torch.Tensor]

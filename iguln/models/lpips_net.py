@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from iguln.io import sha256_file
+from iguln.core.io import sha256_file
+from iguln.core.offline import cached_or_downloadable
 from iguln.models.weights import read_weights
-from iguln.offline import cached_or_downloadable
 
 
 def _backbones() -> dict:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from iguln import distributed
-from iguln.errors import ConfigError
+from iguln.core import distributed
+from iguln.core.errors import ConfigError
 
 LOGGERS = ("none", "csv", "wandb")
 

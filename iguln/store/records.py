@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from iguln.io import atomic_write_json
-from iguln.versions import package_versions
+from iguln.core.io import atomic_write_json
+from iguln.core.versions import package_versions
 
 RECORD = "results.json"
 

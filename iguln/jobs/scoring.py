@@ -9,15 +9,15 @@ from collections.abc import Callable
 import torch
 from omegaconf import OmegaConf
 
-from iguln import distributed
-from iguln.commands.common import Job
-from iguln.commands.original import data_identity
+from iguln.core import distributed
+from iguln.core.io import config_hash
 from iguln.data.split import SETS
-from iguln.io import config_hash
+from iguln.jobs.job import Job
+from iguln.jobs.originals import data_identity
 from iguln.metrics.backbones import Backbone
-from iguln.metrics.cache import cached_features
 from iguln.metrics.evaluate import extract_features, metric_entries
 from iguln.models.generator import Generator
+from iguln.store.features import cached_features
 
 EMBEDDINGS_KEPT = 500
 

@@ -13,9 +13,9 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from iguln import distributed
-from iguln.io import atomic_write_json
-from iguln.record import RECORD
+from iguln.core import distributed
+from iguln.core.io import atomic_write_json
+from iguln.store.records import RECORD
 
 log = logging.getLogger("iguln")
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from iguln import distributed
+from iguln.core import distributed
+from iguln.core.errors import MissingArtefactError
+from iguln.core.io import UNREADABLE, atomic_torch_save, config_hash
 from iguln.data.batches import BatchStream
-from iguln.errors import MissingArtefactError
-from iguln.io import UNREADABLE, atomic_torch_save, config_hash
-from iguln.store import entry_dir
+from iguln.store.layout import entry_dir
 
 log = logging.getLogger("iguln")
 FILE = "checkpoint.pt"

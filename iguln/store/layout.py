@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iguln.io import config_hash
+from iguln.core.io import config_hash
 
 
 def entry_dir(store: str | Path, kind: str, name: str, key: dict) -> Path:

@@ -10,17 +10,17 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from iguln.commands.common import Job
+from iguln.core.errors import MissingArtefactError
+from iguln.core.io import sha256_file
+from iguln.core.seeding import make_generator, seed_modules
 from iguln.data.batches import BatchStream
 from iguln.data.split import pretrain_indices
-from iguln.errors import MissingArtefactError
-from iguln.io import sha256_file
-from iguln.models.registry import build_generator, family_of, weights_key
-from iguln.seeding import make_generator, seed_modules
-from iguln.store import entry_dir
-from iguln.unlearn.checkpoint import Checkpoints, checkpoint_file, discard_checkpoint
-from iguln.unlearn.engine import fit
-from iguln.unlearn.recipe import read_recipe
+from iguln.jobs.job import Job
+from iguln.models.families import build_generator, family_of, weights_key
+from iguln.store.layout import entry_dir
+from iguln.training.checkpoints import Checkpoints, checkpoint_file, discard_checkpoint
+from iguln.training.engine import fit
+from iguln.training.recipe import read_recipe
 
 log = logging.getLogger("iguln")
 

@@ -12,7 +12,7 @@ import sys
 import torch
 from omegaconf import DictConfig
 
-from iguln.errors import ConfigError
+from iguln.core.errors import ConfigError
 
 
 def check_accel(cfg: DictConfig) -> None:

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 from omegaconf import DictConfig
 
-from iguln.errors import ConfigError, positive_int
+from iguln.core.errors import ConfigError, positive_int
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,45 @@
+"""Optional capabilities of a generator family: hooks that some losses ask for, beyond the generator interface.
+
+A family has a capability when it defines the method of that name. A loss names the capabilities it needs
+(`Objective.needs`); a loss whose family lacks one is refused when the config is checked, naming both. The
+helpers below give a loss the family's hook, or the interface's default where a hook is optional.
+
+    encode_probe(x, generator) -> probe
+        The random part of the encoder's input besides the image (diffusion: a noise level and noise), so that a
+        student and its teacher see the same draw. Without it the encoder is deterministic (probe None).
+    forget_target(x, noise, mask, probe) -> features
+        The teacher's features that forget images are pulled towards, where a family builds the paper's E0(n)
+        differently (diffusion: the forget image's context with pure noise in the hole). Default: E0(n).
+    output(x, mask, probe) -> tensor
+        The whole network's differentiable output for the masked region, in one pass (MAE: pixels, vqgan: token
+        logits, diffusion: the noise estimate). RETAIN LABEL compares it.
+    noisy_label_loss(x, noise, mask, generator) -> scalar
+        The native loss with the masked region trained towards noise targets (vqgan: random token ids; MAE and
+        diffusion: the noise image n). NOISY LABEL's forget term.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+CAPABILITIES = ("encode_probe", "forget_target", "output", "noisy_label_loss")
+
+
+def capabilities(family: type | object) -> frozenset[str]:
+    """The capabilities a generator family (class or instance) has: the CAPABILITIES whose method it defines."""
+    return frozenset(name for name in CAPABILITIES if callable(getattr(family, name, None)))
+
+
+def draw_probe(model, x: torch.Tensor, generator: torch.Generator | None) -> Any:
+    """One draw of the encoder's random input for images x [B, C, H, W]; None for a deterministic encoder."""
+    return model.encode_probe(x, generator) if "encode_probe" in capabilities(model) else None
+
+
+def forget_features(teacher, x: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, probe: Any):
+    """The teacher's target for forget images x: its family's forget_target, or E0(n), the features of the noise
+    image n [B, C, H, W]."""
+    if "forget_target" in capabilities(teacher):
+        return teacher.forget_target(x, noise, mask, probe)
+    return teacher.encode(noise, mask, probe)

@@ -1,0 +1,1 @@
+"""Training: the step engine, recipes and resumable checkpoints, shared by pretraining, the judge and unlearning."""
