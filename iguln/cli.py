@@ -6,14 +6,14 @@ import importlib
 import os
 import sys
 import time
-from pathlib import Path
 
 from iguln import __version__
-from iguln.commands.app import USER_ERROR_STATUS
-from iguln.config import CONF_DIR
+from iguln.config.overrides import check_overrides
 from iguln.core import distributed
+from iguln.core.errors import USER_ERROR_STATUS, ConfigError
+from iguln.core.plugins import load_plugins
 
-COMMANDS = {
+COMMANDS = {  # name -> (module with main(), what it does); the Hydra apps' config has the command's name
     "pretrain": ("iguln.commands.pretrain", "train the original generator and put it in the store"),
     "train": ("iguln.commands.train", "unlearn the forget classes, then score original and unlearned"),
     "eval": ("iguln.commands.evaluate", "score a generator (checkpoint=PATH, or the store's original)"),
@@ -36,28 +36,6 @@ examples:
 
 `iguln <command> --help` lists the config groups and the composed config.
 """
-
-
-def options(group: str) -> list[str]:
-    """The options of a config group: the yaml files under conf/<group>/ (sub-folders as a/b)."""
-    root = Path(CONF_DIR) / group
-    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
-
-
-def check_group_choices(args: list[str]) -> str | None:
-    """The error for the first `group=option` whose option does not exist, or None (sweep syntax is left to Hydra,
-    and so are Hydra's own groups, hydra/..., whose options also come from Hydra and its plugins)."""
-    for arg in args:
-        group, sep, value = arg.lstrip("+").partition("=")
-        if not sep or "." in group or group.startswith("hydra/") or any(c in value for c in "()[]*"):
-            continue
-        if not (Path(CONF_DIR) / group).is_dir():
-            continue
-        allowed = options(group)
-        for choice in value.split(","):
-            if choice not in allowed and choice != "null":
-                return f"{group}={choice!r} is not valid. Allowed: {', '.join(allowed)}."
-    return None
 
 
 DISTRIBUTED_COMMANDS = ("train", "eval")
@@ -98,6 +76,11 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
         sys.exit(USER_ERROR_STATUS)
+    try:
+        load_plugins()
+    except ConfigError as err:
+        print(f"iguln {command}: error: {err}", file=sys.stderr)
+        sys.exit(USER_ERROR_STATUS)
     if command == "reproduce":  # a plain command that runs the others
         from iguln.commands.reproduce import main as reproduce
 
@@ -108,9 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     if command == "report":
         paths = [a for a in rest if "=" not in a and not a.startswith("-")]
         rest = [a for a in rest if a not in paths] + ([f"inputs=[{','.join(paths)}]"] if paths else [])
-    error = check_group_choices(rest)
-    if error:
-        print(f"iguln {command}: error: {error}", file=sys.stderr)
+    try:
+        check_overrides(command, rest)
+    except ConfigError as err:
+        print(f"iguln {command}: error: {err}", file=sys.stderr)
         sys.exit(USER_ERROR_STATUS)
     if distributed.launched():
         rest = join_torchrun(rest)

@@ -151,7 +151,7 @@ def test_a_bad_backbone_choice_names_the_key(value, key):
 
 
 def test_lpips_takes_auto_or_off():
-    from iguln.metrics.backbones import check_backbone_name
+    from iguln.metrics.choice import check_backbone_name
 
     with pytest.raises(ConfigError, match="^eval.lpips='on' is not valid. Allowed: auto, off"):
         check_backbone_name(eval_cfg(lpips="on"))

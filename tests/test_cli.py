@@ -43,7 +43,7 @@ def test_unknown_command(capsys):
         (["split.forget=[bag,coat]", "split.retain=[coat]"], "split.retain=['coat'] is not valid"),
         (["split.forget=[]"], "split.forget=[] is not valid. Allowed: at least one class"),
         (["split.eval_per_class=1001"], "split.eval_per_class=1001 is not valid. Allowed: at most 1000"),
-        (["loss.alpha=-0.5"], "loss.alpha=-0.5 is not valid. Allowed: a number >= 0"),
+        (["loss.alpha=-0.5"], "loss.alpha=-0.5 is not valid. Allowed: a finite number >= 0"),
         (["data=imagenet"], "data.root='???' is not valid"),
         (["data=imagenet", "data.root=/no/such/dir"], "data.root=/no/such/dir does not exist"),
         (["model.name=vae"], "model.name='vae' is not valid. Allowed: diffusion, mae, vqgan"),

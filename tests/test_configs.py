@@ -3,9 +3,9 @@
 import pytest
 from omegaconf import OmegaConf
 
-from iguln.cli import options
+from iguln.config.checks import check_config
+from iguln.config.groups import options
 from iguln.core.errors import ConfigError
-from iguln.jobs.job import check_config
 from iguln.models.families import weights_key
 from tests.conftest import compose_config
 

@@ -11,7 +11,7 @@ from iguln.data.masks import border, brush_strokes, center_square, hybrid_masks
 from iguln.models.diffusion import Diffusion
 from iguln.models.diffusion.family import diffusion_micro, diffusion_palette
 from iguln.models.diffusion.reference import module_map, palette_names, palette_unet_state
-from iguln.models.storage import load_generator
+from iguln.models.storage import load_generator, save_generator
 from tests.conftest import unlearn_a_copy
 
 SCHEDULE = {"steps": 100, "beta_start": 1e-4, "beta_end": 0.05}
@@ -118,7 +118,7 @@ def test_native_loss_uses_hybrid_masks_and_trains_everything():
 
 def test_checkpoint_round_trip(tmp_path):
     model = make_diffusion(steps=2)
-    model.save(tmp_path / "model", role="test")
+    save_generator(model, tmp_path / "model", role="test")
     loaded, _ = load_generator(tmp_path / "model")
     loaded.configure_generation(sample_steps=2)
     x, mask = images(), center_square(32, 0.5)

@@ -19,10 +19,10 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
 import iguln.unlearn.unlearning as unlearning_module
+from iguln.config.checks import check_distributed
 from iguln.core import distributed
 from iguln.core.errors import ConfigError
 from iguln.data.masks import center_square
-from iguln.jobs.job import check_distributed
 from iguln.training.recipe import Recipe
 from iguln.unlearn.l2_noise import L2Noise
 from tests.test_diffusion import images, make_diffusion

@@ -128,7 +128,7 @@ def test_a_run_that_breaks_leaves_a_failed_record(outputs, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory (simulated)")
 
-    monkeypatch.setattr("iguln.commands.train.unlearn", broken)
+    monkeypatch.setattr("iguln.jobs.unlearning.unlearn", broken)
     with pytest.raises(SystemExit):
         iguln(outputs, "train", "broken")
     rec = record(outputs / "runs" / "broken")

@@ -14,11 +14,11 @@ from hydra import compose, initialize_config_dir
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from iguln.jobs import sweep
 from iguln.commands.app import JobError, sendable_error
 from iguln.config import CONF_DIR
 from iguln.core.errors import ConfigError
 from iguln.core.io import atomic_write_json
+from iguln.jobs import sweep
 
 # Each job is a separate process: one torch thread each keeps two jobs from fighting over the same cores.
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}

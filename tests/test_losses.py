@@ -7,20 +7,24 @@ import torch
 
 from iguln.core.errors import ConfigError
 from iguln.data.masks import center_square
-from iguln.models.families import build_generator, resolve_model_config
+from iguln.models.families import FAMILIES, build_generator, family_capabilities, resolve_model_config
 from iguln.unlearn.losses import LOSSES, build_loss, check_loss
 from iguln.unlearn.unlearning import freeze_all_but
 from tests.conftest import compose_config, unlearn_a_copy
 
 MASK = center_square(32, 0.5)
-FAMILIES = ("mae", "vqgan", "diffusion")
+OBJECTIVES = [name for name, entry in LOSSES.items() if entry.objective is not None]
+
+
+def make_loss(name: str, alpha: float = 0.5):
+    return LOSSES.get(name).objective(alpha=alpha)
 
 
 def batch(seed: int) -> torch.Tensor:
     return torch.rand(4, 1, 32, 32, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
-@pytest.fixture(scope="module", params=FAMILIES)
+@pytest.fixture(scope="module", params=FAMILIES.names())
 def original(request):
     cfg = compose_config("train", [f"model={request.param}", "model.preset=micro"]).model
     torch.manual_seed(0)
@@ -32,9 +36,9 @@ def encoder_names(generator) -> set[str]:
     return {name for name, p in generator.named_parameters() if id(p) in ids}
 
 
-@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("name", OBJECTIVES)
 def test_one_step_changes_only_what_the_loss_trains(original, name):
-    loss = LOSSES[name](alpha=0.5)
+    loss = make_loss(name)
     frozen_before = {n for n, p in original.named_parameters() if not p.requires_grad}
     student, _, changed = unlearn_a_copy(original, steps=1, loss=loss)
     assert changed, "one step changed nothing"
@@ -46,9 +50,9 @@ def test_one_step_changes_only_what_the_loss_trains(original, name):
         assert not changed & frozen_before, "a part that is never trained (e.g. vqgan's tokenizer) changed"
 
 
-@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("name", OBJECTIVES)
 def test_the_forget_term_has_a_gradient_on_forget_images(original, name):
-    loss = LOSSES[name](alpha=0.5)
+    loss = make_loss(name)
     student, teacher = copy.deepcopy(original), original
     params = freeze_all_but(student, loss.scope)
     perturb = torch.Generator().manual_seed(9)
@@ -68,21 +72,41 @@ def test_the_forget_term_has_a_gradient_on_forget_images(original, name):
 
 
 def test_max_loss_subtracts_its_forget_term(original):
-    loss = LOSSES["max_loss"](alpha=2.0)
+    loss = make_loss("max_loss", alpha=2.0)
     total, terms = loss(original, original, batch(1), batch(2), MASK, torch.Generator().manual_seed(0))
     assert float(total.detach()) == pytest.approx(terms["retain"] - 2.0 * terms["forget"], rel=1e-5)
 
 
-@pytest.mark.parametrize("name", ["max_loss", "noisy_label", "retain_label", "random_encoder", "retrain"])
+def check(cfg, family: str = "vqgan"):
+    return check_loss(cfg, family, family_capabilities(family))
+
+
+@pytest.mark.parametrize("name", LOSSES.names())
 def test_every_loss_config_composes_and_checks(name):
     cfg = compose_config("train", [f"loss={name}"]).loss
-    check_loss(cfg)
-    if name != "retrain":
+    entry = check(cfg)
+    if entry.objective is not None:
         assert build_loss(cfg).alpha == 0.25
 
 
 def test_bad_loss_values_are_named():
     with pytest.raises(ConfigError, match="loss.alpha"):
-        check_loss(compose_config("train", ["loss=retain_label", "loss.alpha=-1"]).loss)
+        check(compose_config("train", ["loss=retain_label", "loss.alpha=-1"]).loss)
     with pytest.raises(ConfigError, match="loss.name.*retrain"):
-        check_loss(compose_config("train", ["loss.name=nope"]).loss)
+        check(compose_config("train", ["loss.name=nope"]).loss)
+
+
+def test_every_paper_family_supports_every_paper_row():
+    for family in (name for name, cls in FAMILIES.items() if cls.paper):
+        for name, entry in LOSSES.items():
+            assert entry.needs <= family_capabilities(family), (family, name)
+    assert family_capabilities("diffusion") >= {"encode_probe", "forget_target", "output", "noisy_label_loss"}
+    assert "encode_probe" not in family_capabilities("mae") and "forget_target" not in family_capabilities("vqgan")
+
+
+def test_a_loss_needing_a_capability_the_family_lacks_names_both():
+    cfg = compose_config("train", ["loss=retain_label"]).loss
+    with pytest.raises(
+        ConfigError, match=r"loss='retain_label' is not valid\. Allowed: .*l2_noise.*model=plain lacks output"
+    ):
+        check_loss(cfg, "plain", frozenset())

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import iguln.jobs.originals as original_module
+import iguln.jobs.pretraining as pretraining_module
 import iguln.unlearn.unlearning as unlearning_module
 from iguln.cli import main
 from iguln.data.batches import BatchStream
-from iguln.training.checkpoints import CheckpointError, Checkpoints
+from iguln.store.partial import CheckpointError
+from iguln.training.checkpoints import Checkpoints
 
 SMOKE = ["experiment=smoke", "trainer.checkpoint_every=2"]
 
@@ -71,7 +72,7 @@ def test_a_stream_draws_from_the_global_generator_as_a_plain_loader_loop_does():
 
 def test_pretraining_killed_in_its_second_stage_resumes_to_the_same_weights(tmp_path, monkeypatch):
     whole = iguln(tmp_path / "a", "pretrain", "whole")["models"]["original"]
-    killing_fit(monkeypatch, original_module, after=9)  # 6 tokenizer steps, then 3 transformer steps
+    killing_fit(monkeypatch, pretraining_module, after=9)  # 6 tokenizer steps, then 3 transformer steps
     with pytest.raises(SystemExit):  # Hydra reports the error and exits
         iguln(tmp_path / "b", "pretrain", "killed")
     assert len(partial_files(tmp_path / "b")) == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import iguln.jobs.originals as original_module
+import iguln.jobs.pretraining as pretraining_module
 import iguln.unlearn.unlearning as unlearning_module
 from iguln.cli import main
 from iguln.core.errors import ConfigError
@@ -42,8 +42,8 @@ def outputs(tmp_path_factory):
 
 
 def test_retrain_never_sees_a_forget_image_and_is_kept_in_the_store(outputs, monkeypatch):
-    spy = LabelSpy(original_module.BatchStream)
-    monkeypatch.setattr(original_module, "BatchStream", spy)
+    spy = LabelSpy(pretraining_module.BatchStream)
+    monkeypatch.setattr(pretraining_module, "BatchStream", spy)
     rec = iguln(outputs, "retrain", "loss=retrain")
     assert rec["status"] == "complete" and rec["method"]["loss"] == "retrain"
     assert len(spy.labels) == 2  # the vqgan tokenizer stage, then the transformer stage

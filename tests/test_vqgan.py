@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from iguln.data.masks import border, center_square
-from iguln.models.storage import load_generator
+from iguln.models.storage import load_generator, save_generator
 from iguln.models.vqgan import VQGAN
 from iguln.models.vqgan.decoding import iterative_fill
 from iguln.models.vqgan.family import vqgan_micro
@@ -105,7 +105,7 @@ def test_unlearning_does_not_depend_on_what_ran_before_it():
 
 def test_checkpoint_round_trip(tmp_path):
     model = make_vqgan()
-    model.save(tmp_path / "g", role="original")
+    save_generator(model, tmp_path / "g", role="original")
     loaded, manifest = load_generator(tmp_path / "g")
     mask = center_square(32, 0.5)
     loaded.eval()

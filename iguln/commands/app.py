@@ -7,6 +7,7 @@ sweep (-m), a failed job is left to Hydra, which goes on with the next job and r
 from __future__ import annotations
 
 import functools
+import logging
 import pickle
 import sys
 import time
@@ -21,10 +22,11 @@ from omegaconf.errors import OmegaConfBaseException
 
 from iguln.config import CONF_DIR
 from iguln.core import distributed
-from iguln.core.errors import ConfigError, MissingArtefactError
+from iguln.core.errors import USER_ERROR_STATUS, USER_ERRORS, StorageError
+from iguln.core.plugins import load_plugins
 from iguln.store.records import RECORD, failure_record, write_record
 
-USER_ERROR_STATUS = 2
+log = logging.getLogger("iguln")
 
 
 def _record_failure(command: str, cfg: DictConfig, err: BaseException) -> None:
@@ -38,7 +40,16 @@ def _record_failure(command: str, cfg: DictConfig, err: BaseException) -> None:
     except OmegaConfBaseException:  # an unresolvable config is itself the error
         config = OmegaConf.to_container(cfg, resolve=False)
     record = {"command": command, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": config}
-    write_record(run_dir, failure_record(record, err))
+    write_failure_record(run_dir, failure_record(record, err))
+
+
+def write_failure_record(run_dir: Path, record: dict) -> None:
+    """Write a failure record, unless that fails too (the disk that stopped the job is still full): then the
+    error the user sees is the job's own, and the log says why no record was written."""
+    try:
+        write_record(run_dir, record)
+    except StorageError as err:
+        log.warning("no failure record was written: %s", err)
 
 
 class JobError(Exception):
@@ -62,11 +73,12 @@ def hydra_app(config_name: str, run: Callable[[DictConfig], object]) -> Callable
     @functools.wraps(run)
     def task(cfg: DictConfig) -> None:
         try:
+            load_plugins()  # a launcher's job process imports them itself
             run(cfg)
         except BaseException as err:
             if not isinstance(err, SystemExit):
                 _record_failure(config_name, cfg, err)
-            user_error = isinstance(err, (ConfigError, MissingArtefactError))
+            user_error = isinstance(err, USER_ERRORS)
             if user_error:
                 print(f"iguln {config_name}: error: {err}", file=sys.stderr)
             if HydraConfig.get().mode == RunMode.MULTIRUN:

@@ -3,8 +3,8 @@ given run or multirun dirs, written into the report's own dir."""
 
 from __future__ import annotations
 
-import json
 import logging
+import sys
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -16,6 +16,7 @@ from iguln.core.io import atomic_write_text
 from iguln.report.figures import alpha_curves, sample_grids, tsne
 from iguln.report.formats import csv_text, latex, markdown
 from iguln.report.paper import build_blocks
+from iguln.store.records import read_records
 
 log = logging.getLogger("iguln")
 
@@ -36,13 +37,17 @@ def run(cfg: DictConfig) -> None:
     paths = find_records(list(cfg.inputs))
     if not paths:
         raise ConfigError("inputs", list(cfg.inputs), "dirs that contain results.json files")
-    records = [(p, json.loads(p.read_text())) for p in paths]
+    records, unreadable = read_records(paths)
+    for _, why in unreadable:
+        print(f"iguln report: skipped {why}", file=sys.stderr)
     blocks = build_blocks(records)
     if not blocks:
-        raise ConfigError("inputs", list(cfg.inputs), "dirs with `iguln train` records (the tables compare methods)")
+        raise ConfigError(
+            "inputs", list(cfg.inputs), "dirs with readable `iguln train` records (tables compare methods)"
+        )
     out = Path(cfg.out) if cfg.out else Path(HydraConfig.get().runtime.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    table = markdown(blocks)
+    table = markdown(blocks) + "".join(f"- UNREADABLE: {why}\n" for _, why in unreadable)
     atomic_write_text(out / "tables.md", table)
     atomic_write_text(out / "tables.csv", csv_text(blocks))
     atomic_write_text(out / "tables.tex", latex(blocks))
@@ -52,7 +57,10 @@ def run(cfg: DictConfig) -> None:
         if cfg.tsne:
             figures += [p for p in [tsne(block, out)] if p is not None]
     print(table)
-    print(f"{len(records)} records; written to {out}: tables.md, tables.csv, tables.tex, {len(figures)} figures")
+    skipped = f" ({len(unreadable)} unreadable, skipped)" if unreadable else ""
+    print(
+        f"{len(records)} records{skipped}; written to {out}: tables.md, tables.csv, tables.tex, {len(figures)} figures"
+    )
 
 
 main = hydra_app("report", run)

@@ -24,20 +24,24 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from iguln.commands.app import USER_ERROR_STATUS
 from iguln.config import CONF_DIR
+from iguln.config.groups import options
+from iguln.core.errors import USER_ERROR_STATUS
 from iguln.metrics.choice import missing_metric_weights
-from iguln.models.families import family_of
+from iguln.models.families import FAMILIES, family_of
+from iguln.unlearn.losses import LOSSES
 
-FAMILIES = ("vqgan", "mae", "diffusion")
-ROW_LOSSES = "l2_noise,max_loss,noisy_label,retain_label,random_encoder,retrain"
 MINI_ALPHAS = (0.1, 1.0)  # mini's alpha sweep, with the rows' own alpha a three-point curve
 ENV_VALUE = re.compile(r"\$\{oc\.env:(\w+)")  # how a paper experiment reads a key from the environment
 
 
 def experiments(matrix: str, models: list[str], smoke: bool) -> list[str]:
+    """paper: experiment=paper/<data>_<model> for every data set that has paper experiments (iguln/conf/experiment/
+    paper/) and every model; mini: the one mini experiment."""
     if matrix == "paper":
-        return [f"paper/{data}_{model}" for data in ("imagenet", "places365") for model in models]
+        found = [o for o in options("experiment") if o.startswith("paper/")]
+        datas = sorted(dict.fromkeys(o.removeprefix("paper/").rsplit("_", 1)[0] for o in found))
+        return [f"paper/{data}_{model}" for data in datas for model in models]
     return ["mini_smoke" if smoke else "mini"]
 
 
@@ -98,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="iguln reproduce", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("matrix", choices=("paper", "mini"))
-    parser.add_argument("--models", default=",".join(FAMILIES), help="families, comma-separated (default: all)")
+    paper_families = ",".join(name for name, family in FAMILIES.items() if family.paper)
+    parser.add_argument("--models", default=paper_families, help=f"families, comma-separated ({paper_families})")
     parser.add_argument("--outputs", type=Path, default=Path("outputs"), help="paths.outputs (default: outputs)")
     parser.add_argument("--smoke", action="store_true", help="mini at smoke sizes (seconds per job; tests)")
     parser.add_argument("--dry-run", action="store_true", help="check and print the plan, run nothing")
@@ -110,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"iguln reproduce: error: --models={unknown[0]!r} is not valid. Allowed: {', '.join(FAMILIES)}.",
               file=sys.stderr)  # fmt: skip
         return USER_ERROR_STATUS
+    rows = ",".join(name for name, entry in LOSSES.items() if entry.paper)
+    absent = [e for e in experiments(args.matrix, models, args.smoke) if e not in options("experiment")]
+    if absent:
+        have = ", ".join(e for e in options("experiment") if e.startswith("paper/"))
+        print(f"iguln reproduce: error: --models={args.models!r} is not valid. Allowed: families with paper "
+              f"experiments ({have}); missing: {', '.join(absent)}.", file=sys.stderr)  # fmt: skip
+        return USER_ERROR_STATUS
     root = args.outputs / "reproduce" / args.matrix
     common = [f"paths.outputs={args.outputs}", *args.overrides]
     plan = []  # (experiment, model, what to run)
@@ -118,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             name = experiment if model is None else f"{experiment}_{model}"
             job = [f"experiment={experiment}", *([f"model={model}"] if model else []), *common]
             out = root / name
-            plan.append((experiment, model, ["train", "-m", *job, f"loss={ROW_LOSSES}", f"hydra.sweep.dir={out}/rows"]))
+            plan.append((experiment, model, ["train", "-m", *job, f"loss={rows}", f"hydra.sweep.dir={out}/rows"]))
             plan.append((experiment, model, ["train", *job, "split.retain_source=proxy", f"hydra.run.dir={out}/proxy"]))
             if args.matrix == "mini":
                 alpha = compose_job(experiment, model, list(args.overrides)).loss.alpha

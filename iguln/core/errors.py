@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 
@@ -34,7 +35,7 @@ def positive_int(key: str, value: object) -> int:
 
 def number_in(key: str, value: object, low: float, high: float, open_ends: bool = False) -> float:
     """value if it is a number in [low, high] ((low, high) with open_ends); else a ConfigError naming `key`."""
-    inside = isinstance(value, (int, float)) and not isinstance(value, bool)
+    inside = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     inside = inside and (low < value < high if open_ends else low <= value <= high)
     if not inside:
         left, right = "()" if open_ends else "[]"
@@ -44,3 +45,22 @@ def number_in(key: str, value: object, low: float, high: float, open_ends: bool 
 
 class MissingArtefactError(Exception):
     """Something the job needs (data, an original model, weights) is not there; the message says how to get it."""
+
+
+class StorageError(Exception):
+    """A file or folder could not be written (a full disk, no permission): the message names the path, and
+    nothing half-written was left there."""
+
+    def __init__(self, path: object, reason: str):
+        self.path, self.reason = str(path), reason
+        super().__init__(
+            f"could not write {self.path} ({self.reason}); nothing was left half-written. Free some space (or "
+            "choose another paths.outputs) and run the command again."
+        )
+
+    def __reduce__(self):  # picklable, as ConfigError
+        return type(self), (self.path, self.reason)
+
+
+USER_ERROR_STATUS = 2  # the exit status of every user error: bad input, something missing, a write that failed
+USER_ERRORS = (ConfigError, MissingArtefactError, StorageError)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from iguln.core import distributed
-from iguln.core.errors import ConfigError
-
-LOGGERS = ("none", "csv", "wandb")
+from iguln.core.registry import Registry
 
 
 class NoLogger:
@@ -72,18 +71,24 @@ class WandbLogger(NoLogger):
         self.run.finish()
 
 
+LOGGERS: Registry[Callable[..., NoLogger]] = Registry("logger", "logger.name", group="logger")
+LOGGERS.register("none", lambda cfg, run_dir, config, name, group: NoLogger())
+LOGGERS.register("csv", lambda cfg, run_dir, config, name, group: CsvLogger(run_dir))
+LOGGERS.register(
+    "wandb",
+    lambda cfg, run_dir, config, name, group: WandbLogger(
+        cfg, run_dir, OmegaConf.to_container(config, resolve=True), name, group
+    ),
+)
+
+
 def check_logger(cfg: DictConfig) -> None:
-    if cfg.name not in LOGGERS:
-        raise ConfigError("logger.name", cfg.name, LOGGERS, "Pick one with logger=NAME.")
+    LOGGERS.get(cfg.name)
 
 
 def make_logger(cfg: DictConfig, run_dir: Path, config: DictConfig, name: str, group: str | None = None):
     """The run's logger; under torchrun only process 0 logs."""
-    check_logger(cfg)
+    make = LOGGERS.get(cfg.name)
     if not distributed.is_main():
         return NoLogger()
-    if cfg.name == "csv":
-        return CsvLogger(run_dir)
-    if cfg.name == "wandb":
-        return WandbLogger(cfg, run_dir, OmegaConf.to_container(config, resolve=True), name, group)
-    return NoLogger()
+    return make(cfg, run_dir, config, name, group)

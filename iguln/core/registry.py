@@ -54,7 +54,7 @@ class Registry(Generic[T]):
     def get(self, name: object) -> T:
         if not isinstance(name, str) or name not in self._entries:
             hint = f"Pick one with {self.group}=NAME." if self.group else None
-            raise ConfigError(self.key, name, self.names(), hint)
+            raise ConfigError(self.key, name, sorted(self.names()), hint)
         return self._entries[name]
 
     def names(self) -> list[str]:

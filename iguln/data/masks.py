@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from omegaconf import DictConfig
 
 from iguln.core.errors import ConfigError
+from iguln.core.registry import Registry
 
 
 def _side(size: int, fraction: object, key: str, upper: float) -> int:
@@ -34,14 +37,14 @@ def border(size: int, fraction: float) -> torch.Tensor:
     return mask
 
 
-TASKS = {"inpaint_center": center_square, "outpaint": border}
+TASKS: Registry[Callable[[int, float], torch.Tensor]] = Registry("task", "task.name", group="task")
+TASKS.register("inpaint_center", center_square)
+TASKS.register("outpaint", border)
 
 
 def task_mask(cfg: DictConfig, size: int) -> torch.Tensor:
     """The mask of the task config `cfg` at `size` px: [1, 1, size, size], 1 = fill."""
-    if cfg.name not in TASKS:
-        raise ConfigError("task.name", cfg.name, sorted(TASKS), "Pick one with task=NAME.")
-    return TASKS[cfg.name](size, cfg.fraction)
+    return TASKS.get(cfg.name)(size, cfg.fraction)
 
 
 def apply_mask(x: torch.Tensor, mask: torch.Tensor, fill: float = 0.0) -> torch.Tensor:

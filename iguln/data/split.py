@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from omegaconf import DictConfig, ListConfig
 
 from iguln.core.errors import ConfigError
+from iguln.core.registry import Registry
 from iguln.core.seeding import make_generator
 
-SPLITS = ("classes", "random")
 SETS = ("forget", "retain")
 RETAIN_SOURCES = ("retain", "proxy")
 
@@ -84,22 +84,35 @@ def resolve_classes(values: object, names: Sequence[str], key: str) -> list[int]
     return indices
 
 
+def named_classes(cfg: DictConfig, names: Sequence[str]) -> dict[str, list[int]]:
+    """split=classes: split.forget and split.retain, by name or index."""
+    forget = resolve_classes(cfg.forget, names, "split.forget")
+    retain = resolve_classes(cfg.retain, names, "split.retain")
+    overlap = [names[c] for c in forget if c in retain]
+    if overlap:
+        raise ConfigError("split.retain", overlap, "classes that are not in split.forget")
+    return {"forget": forget, "retain": retain}
+
+
+def random_classes(cfg: DictConfig, names: Sequence[str]) -> dict[str, list[int]]:
+    """split=random: split.k forget and split.k retain classes drawn with split.seed."""
+    k = cfg.k
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= 2 * k <= len(names):
+        raise ConfigError("split.k", k, f"an integer from 1 to {len(names) // 2} ({len(names)} classes)")
+    order = torch.randperm(len(names), generator=make_generator(cfg.seed)).tolist()
+    return {"forget": sorted(order[:k]), "retain": sorted(order[k : 2 * k])}
+
+
+SPLITS: Registry[Callable[[DictConfig, Sequence[str]], dict[str, list[int]]]] = Registry(
+    "split", "split.name", group="split"
+)
+SPLITS.register("classes", named_classes)
+SPLITS.register("random", random_classes)
+
+
 def choose_classes(cfg: DictConfig, names: Sequence[str]) -> dict[str, list[int]]:
-    """The forget and retain class indices that split=classes or split=random asks for."""
-    if cfg.name == "classes":
-        forget = resolve_classes(cfg.forget, names, "split.forget")
-        retain = resolve_classes(cfg.retain, names, "split.retain")
-        overlap = [names[c] for c in forget if c in retain]
-        if overlap:
-            raise ConfigError("split.retain", overlap, "classes that are not in split.forget")
-        return {"forget": forget, "retain": retain}
-    if cfg.name == "random":
-        k = cfg.k
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= 2 * k <= len(names):
-            raise ConfigError("split.k", k, f"an integer from 1 to {len(names) // 2} ({len(names)} classes)")
-        order = torch.randperm(len(names), generator=make_generator(cfg.seed)).tolist()
-        return {"forget": sorted(order[:k]), "retain": sorted(order[k : 2 * k])}
-    raise ConfigError("split.name", cfg.name, SPLITS, "Pick one with split=NAME.")
+    """The forget and retain class indices that the split config asks for."""
+    return SPLITS.get(cfg.name)(names=names, cfg=cfg)
 
 
 def _check_count(value: object, key: str) -> None:

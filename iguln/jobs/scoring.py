@@ -11,10 +11,11 @@ from omegaconf import OmegaConf
 
 from iguln.core import distributed
 from iguln.core.io import config_hash
+from iguln.data.sources import data_identity
 from iguln.data.split import SETS
 from iguln.jobs.job import Job
-from iguln.jobs.originals import data_identity
 from iguln.metrics.backbones import Backbone
+from iguln.metrics.catalogue import paired_metrics
 from iguln.metrics.evaluate import extract_features, metric_entries
 from iguln.models.generator import Generator
 from iguln.store.features import cached_features
@@ -29,7 +30,7 @@ def scoring_seed(cfg) -> int:
 
 def _features_key(job: Job, backbone: Backbone, subset: str) -> dict:
     return {
-        "data": data_identity(job),
+        "data": data_identity(job.cfg.data, job.source),
         "images": config_hash(job.split.evaluate[subset], 16),
         "backbone": backbone.describe(),
         "device": job.device.type,
@@ -96,3 +97,23 @@ def score_models(
                 embeddings[f"{name}/{s}"] = fake["embed"][:EMBEDDINGS_KEPT].clone()
         job.timings[f"eval_{name}"] = round(time.perf_counter() - start, 3)
     return metrics, sorted(k for k, v in reused.items() if v)
+
+
+def score_with_paired_metrics(
+    job: Job, backbone: Backbone, models: dict[str, tuple[Generator, str | None]], embeddings: dict | None = None
+) -> tuple[dict, list[str]]:
+    """score_models for {"original": ..., "unlearned": ...}, and every paired metric of the catalogue (LPIPS) of
+    the unlearned model's retain outputs against the original's, in the same scoring pass."""
+    original = models["original"][0]
+    args = (job.cfg.eval, original, job.mask, job.device, job.precision, scoring_seed(job.cfg))
+    watchers = {m.name: m.watch(*args) for m in paired_metrics()}
+    active = [w for w in watchers.values() if w.available]
+
+    def observe(inputs: torch.Tensor, outputs: torch.Tensor) -> None:
+        for watcher in active:
+            watcher(inputs, outputs)
+
+    metrics, reused = score_models(job, backbone, models, embeddings, {"unlearned/retain": observe} if active else None)
+    for name, watcher in watchers.items():
+        metrics["unlearned"]["retain"][name] = watcher.entry()
+    return metrics, reused

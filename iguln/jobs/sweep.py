@@ -4,7 +4,6 @@ raising that job's error after every job has run, so the file is the place to lo
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,20 +14,27 @@ from omegaconf import DictConfig
 
 from iguln.core import distributed
 from iguln.core.io import atomic_write_json
-from iguln.store.records import RECORD
+from iguln.data.split import SETS
+from iguln.metrics.catalogue import table_metrics
+from iguln.store.records import RECORD, read_record
 
 log = logging.getLogger("iguln")
 
 
-def _fid(record: dict, model: str, subset: str) -> float | None:
-    return record.get("metrics", {}).get(model, {}).get(subset, {}).get("fid", {}).get("value")
+def _value(record: dict, model: str, subset: str, metric: str) -> float | None:
+    return record.get("metrics", {}).get(model, {}).get(subset, {}).get(metric, {}).get("value")
 
 
 def sweep_summary(sweep_dir: str | Path) -> dict:
-    """{"jobs": [{job, overrides, status, error, forget/retain FID}], "complete": n, "failed": n} for a sweep dir."""
+    """{"jobs": [{job, overrides, status, error, "<model>/<set>/<metric>": value for each table metric}],
+    "complete": n, "failed": n} for a sweep dir."""
     jobs = []
-    for path in sorted(Path(sweep_dir).glob(f"*/{RECORD}"), key=lambda p: (len(p.parent.name), p.parent.name)):
-        record = json.loads(path.read_text())
+    paths = sorted(Path(sweep_dir).glob(f"*/{RECORD}"), key=lambda p: (len(p.parent.name), p.parent.name))
+    for path in paths:
+        try:
+            record = read_record(path)
+        except ValueError as err:  # a job's record being written by another process, or cut short
+            record = {"status": "unreadable", "error": str(err)}
         overrides = path.parent / ".hydra" / "overrides.yaml"
         job: dict[str, Any] = {
             "job": path.parent.name,
@@ -38,8 +44,9 @@ def sweep_summary(sweep_dir: str | Path) -> dict:
         if record.get("error"):
             job["error"] = record["error"]
         for model in ("original", "unlearned"):
-            for subset in ("forget", "retain"):
-                job[f"{model}/{subset}/fid"] = _fid(record, model, subset)
+            for subset in SETS:
+                for metric in table_metrics():
+                    job[f"{model}/{subset}/{metric.name}"] = _value(record, model, subset, metric.name)
         jobs.append(job)
     count = {s: sum(j["status"] == s for j in jobs) for s in ("complete", "failed")}
     return {"sweep_dir": str(sweep_dir), "jobs": jobs, **count}
@@ -67,8 +74,10 @@ class SweepSummary(Callback):
             return
         atomic_write_json(Path(config.hydra.sweep.dir) / "sweep.json", summary)
         lines = [f"sweep {summary['sweep_dir']}: {summary['complete']} complete, {summary['failed']} failed"]
+        metric = table_metrics()[0]
         for job in summary["jobs"]:
-            fid = job.get("unlearned/forget/fid"), job.get("unlearned/retain/fid")
-            shown = "" if None in fid else f"  forget FID {fid[0]:.3f}, retain FID {fid[1]:.3f}"
+            values = {s: job.get(f"unlearned/{s}/{metric.name}") for s in SETS}
+            shown = ", ".join(f"{s} {metric.header} {v:.3f}" for s, v in values.items() if v is not None)
+            shown = f"  {shown}" if shown else ""
             lines.append(f"  job {job['job']} [{job['overrides']}]: {job['status']}{shown} {job.get('error', '')}")
         log.info("\n".join(lines))

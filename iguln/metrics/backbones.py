@@ -15,13 +15,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig
 
-from iguln.core.errors import ConfigError, MissingArtefactError
+from iguln.core.errors import MissingArtefactError
 from iguln.core.io import sha256_file
 from iguln.core.offline import cached_or_downloadable, downloads_off
 
-BACKBONES = ("domain", "inception", "clip", "places365")
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -58,14 +56,6 @@ def combine(parts: dict[str, Backbone]) -> Backbone:
 
     name = "; ".join(f"{f}: {part.name}" for f, part in parts.items())
     return Backbone(name, "per feature", extract, provides, parts=dict(parts))
-
-
-def check_backbone_name(cfg: DictConfig) -> None:
-    from iguln.metrics.choice import metric_choices
-
-    metric_choices(cfg)
-    if cfg.get("lpips", "auto") not in ("auto", "off", False):  # YAML files read `off` as false
-        raise ConfigError("eval.lpips", cfg.lpips, ("auto", "off"))
 
 
 def rgb(x: torch.Tensor) -> torch.Tensor:

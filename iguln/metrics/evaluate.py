@@ -11,15 +11,9 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from iguln.core import distributed
 from iguln.core.seeding import make_generator
 from iguln.metrics.backbones import Backbone
-from iguln.metrics.scores import fid, inception_score, mean_cosine
+from iguln.metrics.catalogue import MetricMissing, Settings, feature_metrics
 from iguln.models.generator import Generator
 from iguln.training.engine import autocast
-
-UNITS = {
-    "fid": "Frechet distance between backbone 'pool' features of outputs and ground truth; lower is better",
-    "is": "Inception Score of the outputs from backbone logits (mean over splits); higher is better",
-    "clip": "mean cosine similarity of backbone embeddings, output vs its ground truth; higher is better",
-}
 
 
 @torch.no_grad()
@@ -55,24 +49,21 @@ def extract_features(
 
 
 def metric_entries(real: dict, fake: dict, backbone: Backbone, splits: int, seed: int) -> dict[str, dict]:
-    """FID, IS and CLIP-style similarity, each with its backbone and sample counts, or missing with a reason."""
+    """Every feature metric of the catalogue, each with its backbone and sample counts, or missing with a reason."""
     n_fake, n_real = len(next(iter(fake.values()))), len(next(iter(real.values())))
     counts = {"n_generated": n_fake, "n_real": n_real}
     entries = {}
-    for name, needs in (("fid", "pool"), ("is", "logits"), ("clip", "embed")):
-        entry = {"value": None, **backbone.describe(needs), **counts, "unit": UNITS[name]}
-        if needs not in backbone.provides:
-            entry["missing"] = f"backbone {entry['backbone']} has no '{needs}' features"
-        elif name == "fid" and min(n_fake, n_real) < 2:
-            entry["missing"] = "FID needs at least 2 generated and 2 real images"
-        elif name == "fid":
-            entry["value"] = fid(real["pool"], fake["pool"])
-        elif name == "is":
-            entry["value"], std = inception_score(fake["logits"], splits, seed)
-            entry.update(std=std if math.isfinite(std) else None, splits=splits)
+    for metric in feature_metrics():
+        entry = {"value": None, **backbone.describe(metric.feature), **counts, "unit": metric.unit}
+        if metric.feature not in backbone.provides:
+            entry["missing"] = f"backbone {entry['backbone']} has no '{metric.feature}' features"
         else:
-            entry["value"] = mean_cosine(fake["embed"], real["embed"])
+            try:
+                value = metric.compute(real[metric.feature], fake[metric.feature], Settings(splits, seed))
+                entry.update(value if isinstance(value, dict) else {"value": value})
+            except MetricMissing as missing:
+                entry["missing"] = str(missing)
         if entry["value"] is not None and not math.isfinite(entry["value"]):
             entry.update(value=None, missing=f"the computed value was {entry['value']} (not finite)")
-        entries[name] = entry
+        entries[metric.name] = entry
     return entries

@@ -5,18 +5,14 @@ FID uses its penultimate features, IS its logits, the CLIP-style similarity its 
 
 from __future__ import annotations
 
-import json
-import time
+import contextlib
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_model, save_model
 from torch import nn
 
-from iguln.core.errors import MissingArtefactError
-from iguln.core.io import atomic_dir, atomic_write_json, sha256_file
-from iguln.core.versions import package_versions
+from iguln.store.folders import is_folder, read_folder, write_folder
 from iguln.store.layout import entry_dir
 from iguln.training.engine import autocast, fit
 from iguln.training.recipe import Recipe
@@ -114,25 +110,10 @@ def load_or_train_judge(
     """The stored judge for this data set and recipe, trained and stored first if missing: (judge, manifest, dir)."""
     key = judge_key(source, width, recipe, seed)
     path = entry_dir(store, "judge", source.name, key)
-    if not (path / "manifest.json").is_file():
+    if not is_folder(path):
         judge, info = train_judge(source, width, recipe, device, seed, precision)
-        with atomic_dir(path) as tmp:
-            save_model(judge, str(tmp / "weights.safetensors"))
-            atomic_write_json(
-                tmp / "manifest.json",
-                {
-                    "kind": "domain judge",
-                    "key": key,
-                    "spec": judge.spec,
-                    "sha256": sha256_file(tmp / "weights.safetensors"),
-                    **info,
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    "versions": package_versions(),
-                },
-            )
-    manifest = json.loads((path / "manifest.json").read_text())
-    if sha256_file(path / "weights.safetensors") != manifest["sha256"]:
-        raise MissingArtefactError(f"{path}/weights.safetensors does not match its manifest's sha256: delete {path}.")
-    judge = Judge(**manifest["spec"])
-    load_model(judge, str(path / "weights.safetensors"), strict=True)
-    return judge.to(device).eval(), manifest, path
+        with contextlib.suppress(FileExistsError):  # another job of the sweep stored the same judge meanwhile
+            write_folder(path, judge, {"kind": "domain judge", "key": key, "spec": judge.spec, **info})
+    folder = read_folder(path, "a domain judge folder")
+    judge = folder.load_into(Judge(**folder.manifest["spec"]))
+    return judge.to(device).eval(), folder.manifest, path

@@ -20,11 +20,11 @@ from omegaconf import DictConfig
 from iguln.core import distributed
 from iguln.core.errors import MissingArtefactError
 from iguln.core.seeding import make_generator
+from iguln.metrics.catalogue import METRICS
 from iguln.models.generator import Generator
 from iguln.models.lpips_net import lpips_net
 from iguln.training.engine import autocast
 
-UNIT = "mean LPIPS (AlexNet) between the original's and this model's outputs on the same inputs; lower keeps more"
 NAME = "lpips-alex-v0.1"
 MIN_SIDE = 64  # AlexNet's pooling needs more than 32 px: smaller images are compared upsampled to this
 FIX = "Give torchvision's AlexNet weights with eval.lpips_weights=PATH, or set eval.lpips=off."
@@ -80,7 +80,7 @@ class LpipsToOriginal:
             "backbone": NAME,
             "backbone_weights": self.weights,
             "reference": "original",
-            "unit": UNIT,
+            "unit": METRICS.get("lpips").unit,
         }
         if self.module is None:
             return {**entry, "backbone_weights": None, "missing": self.weights}

@@ -1,4 +1,10 @@
-"""Model families by name, and the resolution of `model` configs (preset + overrides) into full specs."""
+"""The registry of model families (`model.name`), and the resolution of `model` configs (preset + overrides) into
+full specs.
+
+Each entry is a Generator subclass and owns its metadata: `presets`, the config keys it is built from (`options`,
+`generation`, `recipes`), and its optional capabilities (capabilities.py), which the losses' needs are checked
+against. A family from elsewhere registers with `register_family` (iguln/extend.py), with its `model` config.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +14,35 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from iguln.core.errors import ConfigError
+from iguln.core.registry import Registry
+from iguln.models.capabilities import capabilities
 from iguln.models.diffusion import Diffusion
 from iguln.models.generator import Generator
 from iguln.models.mae import MAE
 from iguln.models.vqgan import VQGAN
 
 log = logging.getLogger("iguln")
-FAMILIES: dict[str, type[Generator]] = {VQGAN.family: VQGAN, MAE.family: MAE, Diffusion.family: Diffusion}
+FAMILIES: Registry[type[Generator]] = Registry("model family", "model.name", group="model")
+
+
+def register_family(family: type[Generator], config: dict | None = None) -> type[Generator]:
+    """Add a Generator subclass under its `family` name. `config`: its `model` config group option (the keys
+    besides `name`: `preset`, `arch: {}`, `pretrain` and the family's `options` and `generation` keys), for a family
+    without a YAML file in iguln/conf/model/."""
+    return FAMILIES.register(family.family, family, config)
+
+
+for _family in (VQGAN, MAE, Diffusion):
+    register_family(_family)
 
 
 def family_of(name: str) -> type[Generator]:
-    if name not in FAMILIES:
-        raise ConfigError("model.name", name, sorted(FAMILIES), "Pick one with model=NAME.")
-    return FAMILIES[name]
+    return FAMILIES.get(name)
+
+
+def family_capabilities(name: str) -> frozenset[str]:
+    """The optional capabilities of the family `name` (capabilities.py)."""
+    return capabilities(family_of(name))
 
 
 def resolve_model_config(cfg: DictConfig, channels: int) -> DictConfig:

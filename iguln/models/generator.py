@@ -1,6 +1,8 @@
 """The generator interface every model family implements: the seam the losses, metrics and commands turn on.
 
-Images are float [B, C, H, W] in [-1, 1]; masks are [B or 1, 1, H, W] float with 1 = pixel to fill.
+Images are float [B, C, H, W] in [-1, 1]; masks are [B or 1, 1, H, W] float with 1 = pixel to fill. Hooks that
+only some losses need (a random encoder input, a one-pass output, noisy targets) are optional capabilities, in
+capabilities.py; a family registers itself in families.py.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Generator(nn.Module):
     presets: ClassVar[dict[str, dict[str, Any]]] = {}  # preset name -> architecture
     recipes: ClassVar[tuple[str, ...]] = ("model.pretrain",)  # config keys of its pretraining recipes
     released_form: ClassVar[str] = "a file"  # what model.pretrained names, in words
+    paper: ClassVar[bool] = False  # one of the paper's families: `iguln reproduce` runs it unless --models says
 
     @classmethod
     def check_config(cls, cfg: Any) -> None:
@@ -104,49 +107,21 @@ class Generator(nn.Module):
         raise NotImplementedError
 
     def encode(self, x: torch.Tensor, mask: torch.Tensor, probe: Any = None) -> torch.Tensor | list[torch.Tensor]:
-        """Encoder features of masked images x [B, C, H, W] (what the L2 losses compare). `probe` is the random
-        part of the encoder's input where it has one (see encode_probe); student and teacher get the same."""
+        """Encoder features of masked images x [B, C, H, W] in [-1, 1] (what the L2 losses compare). `probe` is the
+        random part of the encoder's input for a family with the encode_probe capability (capabilities.py);
+        student and teacher get the same. Others ignore it."""
         raise NotImplementedError
-
-    def encode_probe(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Any:
-        """One draw of the randomness encode() needs besides x [B, C, H, W] (diffusion: a noise level and noise),
-        so that a student and its teacher can see the same input. None for a deterministic encoder."""
-        return None
-
-    def forget_target(
-        self, x: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, probe: Any = None
-    ) -> torch.Tensor | list[torch.Tensor]:
-        """The teacher's features that forget images x are mapped towards: by default those of the noise image
-        (the paper's E0(n)); a family whose method builds the target differently overrides this."""
-        return self.encode(noise, mask, probe)
 
     def generate(self, x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Fill the masked region of x: [B, C, H, W] in [-1, 1]; unmasked pixels are returned unchanged."""
         raise NotImplementedError
 
-    def output(self, x: torch.Tensor, mask: torch.Tensor, probe: Any = None) -> torch.Tensor:
-        """The whole network's differentiable output for the masked region of x [B, C, H, W], in one pass (MAE:
-        pixels, vqgan: token logits, diffusion: the noise estimate at the probe's level). What RETAIN LABEL
-        compares."""
-        raise NotImplementedError
-
     def native_loss(
-        self,
-        x: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
-        target: Any = None,
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """The family's own training objective (scalar). mask=None: the family's own pretraining masks. target:
-        what the masked region is trained towards instead of x's own content (an image, or token ids)."""
+        """The family's own training objective (scalar) on images x [B, C, H, W] in [-1, 1]; mask [B or 1, 1, H, W],
+        or None for the family's own pretraining masks."""
         raise NotImplementedError
-
-    def noisy_label_loss(
-        self, x: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """NOISY LABEL's forget term: the native loss with x's masked region trained towards the noise image
-        [B, C, H, W] (a family with discrete targets overrides this)."""
-        return self.native_loss(x, mask, generator, target=noise)
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         """The encoder's trainable parameters (fixed buffers-as-parameters, like sin-cos positions, excluded)."""
@@ -155,14 +130,3 @@ class Generator(nn.Module):
     def spec(self) -> dict[str, Any]:
         """Everything needed to rebuild this generator before loading its weights (written to config.json)."""
         return {"family": self.family, "arch": self.arch, "options": self.option_values}
-
-    def save(self, path, **manifest: Any):
-        from iguln.models.storage import save_generator
-
-        return save_generator(self, path, **manifest)
-
-    @staticmethod
-    def load(path) -> Generator:
-        from iguln.models.storage import load_generator
-
-        return load_generator(path)[0]

@@ -59,6 +59,7 @@ def mae_large() -> dict:
 
 class MAE(Generator):
     family = "mae"
+    paper = True
     options = ("mask_ratio", "block_masks", "pixel_norm")
     presets = {"micro": mae_micro(), "tiny": mae_tiny(), "base": mae_base(), "large": mae_large()}
     released_form = "a folder written by save_pretrained, or a hub id in the local Hugging Face cache"
@@ -215,6 +216,13 @@ class MAE(Generator):
         """Patch mask [B, L] -> pixel mask [B, 1, H, W] of x's dtype."""
         grid = patches.view(-1, 1, self.grid, self.grid).to(x.dtype)
         return grid.repeat_interleave(self.patch, 2).repeat_interleave(self.patch, 3)
+
+    def noisy_label_loss(
+        self, x: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """NOISY LABEL's forget term: the native loss with x's masked region trained towards the noise image
+        [B, C, H, W] in [-1, 1]."""
+        return self.native_loss(x, mask, generator, target=noise)
 
     def native_loss(
         self,

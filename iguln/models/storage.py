@@ -1,63 +1,35 @@
-"""Generator folders: config.json (how to rebuild), weights.safetensors, manifest.json (sha256, versions, source)."""
+"""Generator folders in the store's format (iguln/store/folders.py): config.json (the family, architecture and
+options to rebuild it from), weights.safetensors and manifest.json (sha256, versions, role, source)."""
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_model, save_model
-
 from iguln.core.errors import MissingArtefactError
-from iguln.core.io import atomic_dir, atomic_write_json, sha256_file
-from iguln.core.versions import package_versions
+from iguln.models.generator import Generator
+from iguln.store.folders import CONFIG, read_folder, write_folder
 
-WEIGHTS, CONFIG, MANIFEST = "weights.safetensors", "config.json", "manifest.json"
+__all__ = ["CONFIG", "load_generator", "save_generator"]
 
 
-def save_generator(generator, path: str | Path, **manifest: Any) -> dict:
+def save_generator(generator: Generator, path: str | Path, **manifest: Any) -> dict:
     """Write `generator` to a new folder `path` atomically; returns the manifest. Never overwrites a folder."""
-    path = Path(path)
-    if path.exists():
-        raise FileExistsError(f"{path} exists; a generator folder is never overwritten")
-    with atomic_dir(path) as tmp:
-        save_model(generator, str(tmp / WEIGHTS))
-        atomic_write_json(tmp / CONFIG, generator.spec())
-        full = {
-            "family": generator.family,
-            "sha256": sha256_file(tmp / WEIGHTS),
-            "parameters": sum(p.numel() for p in generator.parameters()),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "versions": package_versions(),
-            **manifest,
-        }
-        atomic_write_json(tmp / MANIFEST, full)
-    return full
+    parameters = sum(p.numel() for p in generator.parameters())
+    full = {"family": generator.family, "parameters": parameters, **manifest}
+    return write_folder(path, generator, full, config=generator.spec())
 
 
-def load_generator(path: str | Path, device: str = "cpu"):
+def load_generator(path: str | Path, device: str = "cpu") -> tuple[Generator, dict]:
     """(generator in eval mode, manifest) from a folder written by save_generator; checks the weights' sha256 first."""
     from iguln.models.families import FAMILIES
 
-    path = Path(path)
-    missing = [name for name in (CONFIG, WEIGHTS, MANIFEST) if not (path / name).is_file()]
-    if missing:
-        raise MissingArtefactError(
-            f"{path} is not a generator folder: {', '.join(missing)} missing "
-            f"(expected {CONFIG}, {WEIGHTS}, {MANIFEST})."
-        )
-    manifest = json.loads((path / MANIFEST).read_text())
-    digest = sha256_file(path / WEIGHTS)
-    if digest != manifest.get("sha256"):
-        raise MissingArtefactError(
-            f"{path / WEIGHTS} has sha256 {digest[:12]}..., but its manifest says "
-            f"{str(manifest.get('sha256'))[:12]}...: the file was changed or is incomplete. "
-            "Delete the folder and make it again."
-        )
-    spec = json.loads((path / CONFIG).read_text())
+    folder = read_folder(path, "a generator folder", with_config=True)
+    spec = folder.config
     if spec.get("family") not in FAMILIES:
-        raise MissingArtefactError(f"{path / CONFIG}: unknown family {spec.get('family')!r}; known: {sorted(FAMILIES)}")
-    generator = FAMILIES[spec["family"]](spec["arch"], **spec.get("options", {}))
-    load_model(generator, str(path / WEIGHTS), strict=True, device=device)
-    return generator.eval(), manifest
+        raise MissingArtefactError(
+            f"{folder.path / CONFIG}: unknown family {spec.get('family')!r}; known: {', '.join(FAMILIES.names())}"
+        )
+    generator = FAMILIES.get(spec["family"])(spec["arch"], **spec.get("options", {}))
+    folder.load_into(generator, device)
+    return generator.eval(), folder.manifest

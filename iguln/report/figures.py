@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from iguln.report.paper import Block  # noqa: E402
+from iguln.unlearn.losses import loss_entry  # noqa: E402
 
 
 def _slug(text: str) -> str:
@@ -63,11 +64,12 @@ def sample_grids(block: Block, out: Path) -> list[Path]:
     return written
 
 
-def tsne(block: Block, out: Path, row_label: str = "Ours", seed: int = 0) -> Path | None:
+def tsne(block: Block, out: Path, row_label: str | None = None, seed: int = 0) -> Path | None:
     """T-SNE of the backbone embeddings of the original's and the unlearned model's outputs on the forget and the
-    retain set, for the first run of `row_label` that kept its embeddings."""
+    retain set, for the first run of `row_label` (default: the paper's loss) that kept its embeddings."""
     from sklearn.manifold import TSNE
 
+    row_label = row_label or loss_entry("l2_noise").row
     row = next((r for r in block.rows if r.label.split(" (α=")[0] == row_label), None)
     if row is None:
         return None

@@ -5,9 +5,18 @@ from __future__ import annotations
 import csv
 import io
 
-from iguln.report.paper import BETTER, HEADERS, METRICS, SETS, Block
+from iguln.data.split import SETS
+from iguln.metrics.catalogue import Metric, table_metrics
+from iguln.report.paper import Block
 
-COLUMNS = [(s, m) for s in SETS for m in METRICS]
+
+def columns() -> list[tuple[str, Metric]]:
+    """(set, metric) for every table metric of the catalogue, forget set first."""
+    return [(s, m) for s in SETS for m in table_metrics()]
+
+
+def header(subset: str, metric: Metric) -> str:
+    return f"{metric.header} {metric.arrow(subset)}"
 
 
 def cell(entry: dict | None) -> str:
@@ -21,11 +30,10 @@ def cell(entry: dict | None) -> str:
 
 def _missing(block: Block) -> list[str]:
     return [
-        f"{row.label} / {s} / {m}: {row.metrics[s][m]['missing']}"
+        f"{row.label} / {s} / {m.name}: {row.metrics[s][m.name]['missing']}"
         for row in block.rows
-        for s in SETS
-        for m in METRICS
-        if "missing" in row.metrics.get(s, {}).get(m, {})
+        for s, m in columns()
+        if "missing" in row.metrics.get(s, {}).get(m.name, {})
     ]
 
 
@@ -33,11 +41,12 @@ def markdown(blocks: list[Block]) -> str:
     out = []
     for block in blocks:
         out.append(f"### {block.data} — {block.model}\n")
-        header = " | ".join(f"{s} {HEADERS[m]} {BETTER[(s, m)]}" for s, m in COLUMNS)
-        out.append(f"| row | {header} |")
-        out.append("|---" * (1 + len(COLUMNS)) + "|")
+        cols = columns()
+        out.append("| row | " + " | ".join(f"{s} {header(s, m)}" for s, m in cols) + " |")
+        out.append("|---" * (1 + len(cols)) + "|")
         for row in block.rows:
-            out.append(f"| {row.label} | " + " | ".join(cell(row.metrics.get(s, {}).get(m)) for s, m in COLUMNS) + " |")
+            cells = " | ".join(cell(row.metrics.get(s, {}).get(m.name)) for s, m in cols)
+            out.append(f"| {row.label} | {cells} |")
         out.append(f"\n{block.caption()}")
         out += [f"- missing: {m}" for m in _missing(block)]
         out += [f"- FAILED: {path}: {error}" for path, error in block.failed]
@@ -54,10 +63,10 @@ def csv_text(blocks: list[Block]) -> str:
     )  # fmt: skip
     for block in blocks:
         for row in block.rows:
-            for s, m in COLUMNS:
-                entry = row.metrics.get(s, {}).get(m, {})
+            for s, m in columns():
+                entry = row.metrics.get(s, {}).get(m.name, {})
                 writer.writerow(
-                    [block.data, block.model, row.label, row.alpha, s, m, entry.get("value"), BETTER[(s, m)],
+                    [block.data, block.model, row.label, row.alpha, s, m.name, entry.get("value"), m.arrow(s),
                      entry.get("backbone"), entry.get("n_generated"), entry.get("n_real"), entry.get("missing", ""),
                      row.path]
                 )  # fmt: skip
@@ -76,12 +85,16 @@ def _tex(text: str) -> str:
 def latex(blocks: list[Block]) -> str:
     out = []
     for block in blocks:
-        out += [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "r" * len(COLUMNS) + "}", r"\toprule"]
-        out.append(r" & \multicolumn{3}{c}{Forget set} & \multicolumn{3}{c}{Retain set} \\")
-        out.append(" & " + " & ".join(_tex(f"{HEADERS[m]} {BETTER[(s, m)]}") for s, m in COLUMNS) + r" \\")
+        cols = columns()
+        per_set = len(cols) // len(SETS)
+        out += [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule"]
+        out.append(
+            " & " + " & ".join(rf"\multicolumn{{{per_set}}}{{c}}{{{s.capitalize()} set}}" for s in SETS) + r" \\"
+        )
+        out.append(" & " + " & ".join(_tex(header(s, m)) for s, m in cols) + r" \\")
         out.append(r"\midrule")
         for row in block.rows:
-            values = " & ".join(cell(row.metrics.get(s, {}).get(m)) for s, m in COLUMNS)
+            values = " & ".join(cell(row.metrics.get(s, {}).get(m.name)) for s, m in cols)
             out.append(f"{_tex(row.label)} & {values} \\\\")
         out += [r"\bottomrule", r"\end{tabular}", f"\\caption{{{_tex(block.caption())}}}", r"\end{table}", ""]
     return "\n".join(out)

@@ -1,38 +1,29 @@
-"""The paper's table layout from result records: one block per (data set, model family), rows Original, the four
-baselines, Ours, Ours (proxy retain) and Retrain, columns FID / IS / CLIP on the forget and the retain set."""
+"""The paper's table layout from result records: one block per (data set, model family); rows Original, then each
+registered loss's row (the four baselines, Ours, Ours (proxy retain), Retrain); columns the catalogue's table
+metrics (FID / IS / CLIP) on the forget and the retain set."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROWS = (
-    "Original",
-    "MAX LOSS",
-    "NOISY LABEL",
-    "RETAIN LABEL",
-    "RANDOM ENCODER",
-    "Ours",
-    "Ours (proxy retain)",
-    "Retrain",
-)
-LOSS_ROWS = {
-    "max_loss": "MAX LOSS",
-    "noisy_label": "NOISY LABEL",
-    "retain_label": "RETAIN LABEL",
-    "random_encoder": "RANDOM ENCODER",
-    "l2_noise": "Ours",
-    "retrain": "Retrain",
-}
-SETS = ("forget", "retain")
-METRICS = ("fid", "is", "clip")
-# which direction is better for unlearning: the forget set should get worse, the retain set stay good
-BETTER = {("forget", "fid"): "↑", ("forget", "is"): "↓", ("forget", "clip"): "↓"} | {
-    ("retain", "fid"): "↓",
-    ("retain", "is"): "↑",
-    ("retain", "clip"): "↑",
-}
-HEADERS = {"fid": "FID", "is": "IS", "clip": "CLIP"}
+from iguln.data.split import SETS
+from iguln.metrics.catalogue import table_metrics
+from iguln.unlearn.losses import LOSSES, PROXY, loss_entry
+
+ORIGINAL = "Original"
+
+
+def row_order() -> list[str]:
+    """The rows of the paper's tables: Original, then each registered loss's row (and its proxy retain variant)."""
+    rows = [ORIGINAL]
+    for entry in LOSSES.values():
+        rows += [entry.label(), entry.label("proxy")]
+    return rows
+
+
+def table_metric_names() -> list[str]:
+    return [m.name for m in table_metrics()]
 
 
 def method_of(record: dict) -> dict:
@@ -49,8 +40,10 @@ def method_of(record: dict) -> dict:
 
 def row_of(record: dict) -> str:
     method = method_of(record)
-    name = LOSS_ROWS.get(method["loss"], str(method["loss"]))
-    return f"{name} (proxy retain)" if method.get("retain_source") == "proxy" else name
+    source = method.get("retain_source") or "retain"
+    if method["loss"] in LOSSES:
+        return loss_entry(method["loss"]).label(source)
+    return str(method["loss"]) + (PROXY if source == "proxy" else "")  # a loss this installation does not have
 
 
 @dataclass
@@ -76,7 +69,7 @@ class Block:
         backbones, counts = set(), {}
         for row in self.rows:
             for subset, entries in row.metrics.items():
-                for entry in (entries[m] for m in METRICS if m in entries):
+                for entry in (entries[m] for m in table_metric_names() if m in entries):
                     accuracy = entry.get("judge_test_accuracy")
                     backbones.add(entry["backbone"] + (f" (test accuracy {accuracy:.3f})" if accuracy else ""))
                     counts.setdefault(subset, set()).add((entry["n_generated"], entry["n_real"]))
@@ -116,7 +109,7 @@ def build_blocks(records: list[tuple[Path, dict]]) -> list[Block]:
             block.failed.append((str(path), record.get("error", f"status {record.get('status')}")))
             continue
         if not block.originals:
-            block.rows.append(Row("Original", record["metrics"]["original"], str(path)))
+            block.rows.append(Row(ORIGINAL, record["metrics"]["original"], str(path)))
         block.originals.add(record["models"]["original"]["sha256"])
         block.rows.append(
             Row(
@@ -135,8 +128,8 @@ def build_blocks(records: list[tuple[Path, dict]]) -> list[Block]:
 
 
 def _rank(label: str) -> int:
-    base = label.split(" (α")[0]
-    return ROWS.index(base) if base in ROWS else len(ROWS)
+    base, rows = label.split(" (α")[0], row_order()
+    return rows.index(base) if base in rows else len(rows)
 
 
 def _label_repeats(block: Block) -> None:

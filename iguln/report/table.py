@@ -1,9 +1,9 @@
-"""The result table of one record: original vs unlearned, forget vs retain, FID / IS / CLIP, and LPIPS to the
-original's outputs (the unlearned model on the retain set)."""
+"""The result table of one record: original vs unlearned, forget vs retain, a column per metric of the catalogue
+(FID / IS / CLIP, and LPIPS to the original's outputs for the unlearned model on the retain set)."""
 
 from __future__ import annotations
 
-COLUMNS = (("fid", "FID ↓"), ("is", "IS ↑"), ("clip", "CLIP ↑"), ("lpips", "LPIPS to original ↓"))
+from iguln.metrics.catalogue import METRICS
 
 
 def cell(entry: dict | None) -> str:
@@ -15,8 +15,11 @@ def cell(entry: dict | None) -> str:
 
 
 def markdown_table(record: dict) -> str:
-    """A Markdown table with one row per (model, set) in the record's metrics, and the backbone below it."""
-    lines = ["| model | set | images | " + " | ".join(t for _, t in COLUMNS) + " |", "|" + "---|" * (3 + len(COLUMNS))]
+    """A Markdown table with one row per (model, set) in the record's metrics, a column per metric of the catalogue,
+    and the backbone below it."""
+    metrics = METRICS.values()
+    headers = " | ".join(f"{m.header} {m.arrow()}" for m in metrics)
+    lines = [f"| model | set | images | {headers} |", "|" + "---|" * (3 + len(metrics))]
     backbones, missing = set(), []
     for model, sets in record.get("metrics", {}).items():
         for name, entries in sets.items():
@@ -25,7 +28,7 @@ def markdown_table(record: dict) -> str:
                 backbones.add(e["backbone"] + (f" (test accuracy {accuracy:.3f})" if accuracy is not None else ""))
             missing += [f"{model}/{name}/{k}: {e['missing']}" for k, e in entries.items() if "missing" in e]
             images = next((e["n_generated"] for e in entries.values() if "n_generated" in e), "—")
-            row = [model, name, str(images)] + [cell(entries.get(k)) for k, _ in COLUMNS]
+            row = [model, name, str(images)] + [cell(entries.get(m.name)) for m in metrics]
             lines.append("| " + " | ".join(row) + " |")
     if backbones:
         lines.append("\nBackbone: " + "; ".join(sorted(backbones)))

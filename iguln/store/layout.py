@@ -1,6 +1,13 @@
-"""The store: reusable artefacts (original generators, domain judges) in folders keyed by the config that made them.
+"""Where the store keeps each kind of artefact: <paths.store>/<kind>/<name>-<hash of key>/, the key itself kept
+in the entry (its manifest, or the checkpoint's key hash).
 
-Layout: <paths.store>/<kind>/<name>-<hash of key>/ ; the key itself is kept in the folder's manifest.json.
+    original/   original generators (iguln pretrain, or imported released weights)   folders.py
+    retrain/    Retrain references (loss=retrain)                                      folders.py
+    judge/      domain judges                                                          folders.py
+    features/   backbone features of the ground truth and of stored generators         features.py
+    partial/    checkpoints of runs in progress                                        partial.py
+
+Result records (results.json) live in the run dirs, written and read by records.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""The result record: <run dir>/results.json, written atomically, every number with its unit and provenance."""
+"""The result record: <run dir>/results.json, written atomically, every number with its unit and provenance; and
+reading records back, where a file that cannot be read is reported with its path instead of stopping the reader."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -36,3 +38,26 @@ def failure_record(record: dict, err: BaseException, timings: dict | None = None
     """The record of a job that stopped with `err`: status "failed" (or "interrupted"), the error, its timings."""
     status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
     return {**record, "status": status, "error": f"{type(err).__name__}: {err}", "timings_s": timings or {}}
+
+
+def read_record(path: str | Path) -> dict:
+    """One record; ValueError naming the file when it is not a readable JSON object (truncated, say)."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: unreadable ({type(err).__name__}: {err})") from err
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: unreadable (not a JSON object)")
+    return record
+
+
+def read_records(paths: list[Path]) -> tuple[list[tuple[Path, dict]], list[tuple[Path, str]]]:
+    """(readable records as (path, record), unreadable ones as (path, why)), in the order given."""
+    readable, unreadable = [], []
+    for path in paths:
+        try:
+            readable.append((path, read_record(path)))
+        except ValueError as err:
+            unreadable.append((path, str(err)))
+    return readable, unreadable

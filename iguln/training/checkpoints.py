@@ -1,18 +1,14 @@
 """Step checkpoints that let a killed pretraining or unlearning run resume and end with the same numbers.
 
-One file per run, <paths.store>/partial/<name>-<hash of key>/checkpoint.pt, written atomically every `every` steps
-and removed when the run's result is safe. It holds the modules' states, the optimizers and schedules, every random
-generator (torch's global one included), the history so far, and the key of the config that made it; it is read
-with torch.load(weights_only=True) and refused, with the reason, when it is unreadable or another config made it.
-Under torchrun process 0 writes it, with every process's random generators ("ranks"), and each process restores
-its own.
+A checkpoint (one file per run, in the store: iguln/store/partial.py) is written every `every` steps and removed
+when the run's result is safe. It holds the modules' states, the optimizers and schedules, every random generator
+(torch's global one included), the history so far, and the key of the config that made it. Under torchrun process
+0 writes it, with every process's random generators ("ranks"), and each process restores its own.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,22 +17,10 @@ import torch
 from torch import nn
 
 from iguln.core import distributed
-from iguln.core.errors import MissingArtefactError
-from iguln.core.io import UNREADABLE, atomic_torch_save, config_hash
 from iguln.data.batches import BatchStream
-from iguln.store.layout import entry_dir
+from iguln.store.partial import CheckpointError, read_checkpoint, refusal, write_checkpoint
 
 log = logging.getLogger("iguln")
-FILE = "checkpoint.pt"
-
-
-def checkpoint_file(store: str | Path, name: str, key: dict) -> Path:
-    """Where the checkpoint of the run named `name` with config `key` lives in the store."""
-    return entry_dir(store, "partial", name, key) / FILE
-
-
-class CheckpointError(MissingArtefactError):
-    """A checkpoint that cannot be trusted: unreadable, or written by another config."""
 
 
 @dataclass
@@ -62,21 +46,7 @@ class Checkpoints:
 
     def read(self) -> dict | None:
         """The saved payload, None when there is none; CheckpointError when it cannot be used."""
-        if not self.path.is_file():
-            return None
-        try:
-            payload = torch.load(self.path, weights_only=True, map_location="cpu")
-        except UNREADABLE as err:
-            raise CheckpointError(self._refusal(f"it cannot be read ({type(err).__name__}: {err})")) from err
-        if not isinstance(payload, dict) or payload.get("key_hash") != config_hash(self.key):
-            raise CheckpointError(self._refusal("it was written by a different config"))
-        return payload
-
-    def _refusal(self, why: str) -> str:
-        return (
-            f"the checkpoint {self.path} cannot be resumed: {why}. Delete it to start this run over "
-            f"(rm {self.path}), or add resume=false."
-        )
+        return read_checkpoint(self.path, self.key)
 
     def restore(self, optimizers: dict, schedules: dict) -> tuple[int, dict, float]:
         """Load the last checkpoint into the run's parts: (next step, history, wall seconds so far); (0, {}, 0.0)
@@ -95,7 +65,7 @@ class Checkpoints:
             for name, generator in self.generators.items():
                 generator.set_state(own["generators"][name])
         except (KeyError, RuntimeError, ValueError, IndexError) as err:
-            raise CheckpointError(self._refusal(f"its contents do not match this run ({err})")) from err
+            raise CheckpointError(refusal(self.path, f"its contents do not match this run ({err})")) from err
         step = int(payload["step"])
         for stream in self.streams:  # before the global generator is restored: seeking draws from it
             stream.seek(step)
@@ -129,7 +99,6 @@ class Checkpoints:
         if not distributed.is_main():
             return
         payload = {
-            "key_hash": config_hash(self.key),
             "tag": self.tag,
             "step": step,
             "wall_s": wall_s,
@@ -142,13 +111,4 @@ class Checkpoints:
         }
         if len(ranks) > 1:
             payload["ranks"] = ranks
-        atomic_torch_save(self.path, payload)
-
-
-def discard_checkpoint(path: str | Path) -> None:
-    """Remove a run's checkpoint file and its folder (the run's result is safe elsewhere)."""
-    path = Path(path)
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(path)
-    with contextlib.suppress(OSError):
-        path.parent.rmdir()
+        write_checkpoint(self.path, self.key, payload)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from omegaconf import DictConfig
@@ -29,9 +30,9 @@ def _positive_int(cfg: DictConfig, key: str, where: str) -> int:
 
 def _number(cfg: DictConfig, key: str, where: str, low: float, strict: bool) -> float:
     value = cfg[key]
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (value > low if strict else value >= low)
-    if not ok:
-        raise ConfigError(f"{where}.{key}", value, f"a number {'>' if strict else '>='} {low}")
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not (value > low if strict else value >= low):
+        raise ConfigError(f"{where}.{key}", value, f"a finite number {'>' if strict else '>='} {low}")
     return float(value)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from iguln.models.capabilities import draw_probe
 from iguln.unlearn.l2_noise import L2Noise
 from iguln.unlearn.noise import make_noise
 from iguln.unlearn.objective import Objective, feature_mse
@@ -23,6 +24,7 @@ from iguln.unlearn.objective import Objective, feature_mse
 @dataclass
 class MaxLoss(Objective):
     name = "max_loss"
+    row = "MAX LOSS"
     scope = "all"
     forget_sign = -1.0
 
@@ -36,7 +38,9 @@ class MaxLoss(Objective):
 @dataclass
 class NoisyLabel(Objective):
     name = "noisy_label"
+    row = "NOISY LABEL"
     scope = "all"
+    needs = frozenset({"noisy_label_loss"})
 
     def terms(self, student, teacher, forget, retain, mask, generator=None) -> dict[str, torch.Tensor]:
         noise = make_noise(forget, self.noise, generator)
@@ -49,10 +53,12 @@ class NoisyLabel(Objective):
 @dataclass
 class RetainLabel(Objective):
     name = "retain_label"
+    row = "RETAIN LABEL"
     scope = "all"
+    needs = frozenset({"output"})
 
     def terms(self, student, teacher, forget, retain, mask, generator=None) -> dict[str, torch.Tensor]:
-        probe = student.encode_probe(retain, generator)  # forget outputs are compared at the retain draw's levels
+        probe = draw_probe(student, retain, generator)  # forget outputs are compared at the retain draw's levels
         with torch.no_grad():
             target = teacher.output(retain, mask, probe)
         return {
@@ -74,6 +80,7 @@ class RandomEncoder(L2Noise):
     """The paper's loss with random features as the forget target (no noise image is drawn)."""
 
     name = "random_encoder"
+    row = "RANDOM ENCODER"
 
     def forget_noise(self, forget, generator):
         return None

@@ -4,8 +4,9 @@
 
 E is the student encoder, E0 the frozen teacher (a copy of the original encoder), n a noise image; student and
 teacher see the same task mask (and, for an encoder with random inputs such as diffusion's noise level, the same
-draw). The teacher's forget target comes from the family (`forget_target`): E0(n) by default; for diffusion the
-forget image's context with pure noise in the masked region. Only the encoder is trained.
+draw, the family's encode_probe capability). The teacher's forget target is E0(n), or the family's own
+forget_target (diffusion: the forget image's context with pure noise in the masked region). Only the encoder is
+trained.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from iguln.models.capabilities import draw_probe, forget_features
 from iguln.unlearn.noise import make_noise
 from iguln.unlearn.objective import Objective, feature_mse
 
@@ -21,6 +23,7 @@ from iguln.unlearn.objective import Objective, feature_mse
 @dataclass
 class L2Noise(Objective):
     name = "l2_noise"
+    row = "Ours"
     scope = "encoder"
 
     def forget_noise(self, forget: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor | None:
@@ -29,11 +32,11 @@ class L2Noise(Objective):
 
     def forget_target(self, teacher, forget, noise, mask, probe, generator=None):
         """The teacher's features the student's forget features are pulled towards: E0(n), as the family builds it."""
-        return teacher.forget_target(forget, noise, mask, probe)
+        return forget_features(teacher, forget, noise, mask, probe)
 
     def terms(self, student, teacher, forget, retain, mask, generator=None) -> dict[str, torch.Tensor]:
         noise = self.forget_noise(forget, generator)
-        probe_r, probe_f = student.encode_probe(retain, generator), student.encode_probe(forget, generator)
+        probe_r, probe_f = draw_probe(student, retain, generator), draw_probe(student, forget, generator)
         with torch.no_grad():
             retain_target = teacher.encode(retain, mask, probe_r)
             forget_target = self.forget_target(teacher, forget, noise, mask, probe_f, generator)

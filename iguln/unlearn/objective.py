@@ -20,13 +20,19 @@ def feature_mse(a: torch.Tensor | list[torch.Tensor], b: torch.Tensor | list[tor
 
 @dataclass
 class Objective:
-    """An unlearning loss. `scope` names what it trains ("encoder": the encoder only, "all": every trainable part of
-    the generator); `forget_sign` is -1 for losses that push the forget term up (MAX LOSS)."""
+    """An unlearning loss, and its entry in the loss registry (losses.py).
+
+    name: its `loss` option; row: its row in the paper's tables; scope: what it trains ("encoder": the encoder
+    only, "all": every trainable part of the generator); needs: the family capabilities it calls
+    (iguln/models/capabilities.py); forget_sign: -1 for losses that push the forget term up (MAX LOSS).
+    """
 
     alpha: float
     noise: str = "gaussian"
     name: ClassVar[str]
+    row: ClassVar[str]
     scope: ClassVar[str]
+    needs: ClassVar[frozenset[str]] = frozenset()
     forget_sign: ClassVar[float] = 1.0
 
     def terms(

@@ -50,6 +50,7 @@ def diffusion_palette() -> dict:
 
 class Diffusion(Generator):
     family = "diffusion"
+    paper = True
     options = ("schedule",)
     generation = ("sample_steps",)
     presets = {"micro": diffusion_micro(), "tiny": diffusion_tiny(), "palette": diffusion_palette()}
@@ -140,6 +141,13 @@ class Diffusion(Generator):
         y = x if target is None else x * (1 - mask) + mask * target
         eps = predict_noise(self.unet, self._noisy_input(y, mask, probe), probe["gamma"])
         return F.mse_loss(mask * eps.float(), mask * probe["noise"].float())
+
+    def noisy_label_loss(
+        self, x: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """NOISY LABEL's forget term: the native loss with x's masked region trained towards the noise image
+        [B, C, H, W] in [-1, 1]."""
+        return self.native_loss(x, mask, generator, target=noise)
 
     def load_pretrained(self, cfg) -> dict:
         """Palette's released network (e.g. 16_Network.pth) through the key map in reference.py; returns

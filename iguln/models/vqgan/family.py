@@ -91,6 +91,7 @@ def truncated_normal(low: float, high: float, mu: float, std: float, generator: 
 
 class VQGAN(Generator):
     family = "vqgan"
+    paper = True
     options = ("mask_ratio", "block_masks", "label_smoothing", "tokenizer")
     generation = ("decode",)
     presets = {"micro": vqgan_micro(), "tiny": vqgan_tiny(), "mage_base": vqgan_mage_base()}
