@@ -4,7 +4,8 @@ produces the paper's table with every row."""
 import pytest
 
 from iguln.cli import main
-from iguln.commands.reproduce import compose_job, missing_items
+from iguln.commands.reproduce import compose_job
+from iguln.jobs.preflight import missing_items
 
 
 def test_the_paper_matrix_lists_every_missing_item_and_runs_nothing(tmp_path, capsys):

@@ -16,23 +16,21 @@ that fails is recorded and the matrix goes on. The report is written to <outputs
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from iguln.config import CONF_DIR
 from iguln.config.groups import options
 from iguln.core.errors import USER_ERROR_STATUS
-from iguln.metrics.choice import missing_metric_weights
-from iguln.models.families import FAMILIES, family_of
+from iguln.jobs.preflight import missing_items
+from iguln.models.families import FAMILIES
 from iguln.unlearn.losses import LOSSES
 
 MINI_ALPHAS = (0.1, 1.0)  # mini's alpha sweep, with the rows' own alpha a three-point curve
-ENV_VALUE = re.compile(r"\$\{oc\.env:(\w+)")  # how a paper experiment reads a key from the environment
 
 
 def experiments(matrix: str, models: list[str], smoke: bool) -> list[str]:
@@ -49,45 +47,6 @@ def compose_job(experiment: str, model: str | None, overrides: list[str]) -> Dic
     extra = [f"model={model}"] if model else []
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return compose("train", [f"experiment={experiment}", *extra, *overrides])
-
-
-def _where(cfg: DictConfig, key: str) -> str:
-    """How to give `key`: the override, and the environment variable the config reads it from, if any."""
-    raw = OmegaConf.to_container(cfg, resolve=False)
-    for part in key.split("."):
-        raw = raw.get(part) if isinstance(raw, dict) else None
-    env = ENV_VALUE.match(raw) if isinstance(raw, str) else None
-    return f"{key}=... (or {env.group(1)}=...)" if env else f"{key}=..."
-
-
-def missing_items(cfg: DictConfig) -> list[str]:
-    """What a paper experiment needs that is not there: data roots, class folders, weights files."""
-    items = []
-    data, model = cfg.data, cfg.model
-    layout = f"<root>/{data.train_dir}/<class>/<images> and <root>/{data.eval_dir}/<class>/<images>"
-    root = data.get("root")
-    if root is None or not Path(str(root)).is_dir():
-        state = "not set" if root is None else f"{root} does not exist"
-        items.append(f"{_where(cfg, 'data.root')}: {state}; the {data.name} folder, {layout}")
-    else:
-        classes = list(cfg.split.forget) + list(cfg.split.retain)
-        for part in (data.train_dir, data.eval_dir):
-            absent = [c for c in classes if not (Path(str(root)) / part / str(c)).is_dir()]
-            if absent:
-                items.append(
-                    f"data.root={root}: {len(absent)} class folders missing under {part}/, e.g. {', '.join(absent[:3])}"
-                )
-    family = family_of(model.name)
-    for key in ("pretrained", "pretrained_tokenizer"):
-        if key not in model:
-            continue
-        value, form = model.get(key), family.released_form
-        if value is None and key == "pretrained":
-            items.append(f"{_where(cfg, 'model.' + key)}: not set; the paper's released {model.name} weights ({form})")
-        elif value is not None and not family.released_weights_present(str(value)):
-            items.append(f"{_where(cfg, 'model.' + key)}: {value} is not {form}")
-    items += [f"{_where(cfg, key)}: {what}" for key, what in missing_metric_weights(cfg.eval)]
-    return items
 
 
 def iguln(*args: str, dry_run: bool = False) -> int:
