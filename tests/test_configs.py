@@ -107,3 +107,11 @@ def test_vqgan_options_are_checked():
         check_config(compose_config("train", ["model.decode.temperature=0"]), "train")
     with pytest.raises(ConfigError, match="model.decode.iterations=0 is not valid. Allowed: a positive integer"):
         check_config(compose_config("train", ["model.decode.iterations=0"]), "train")
+
+
+@pytest.mark.parametrize(("reference", "model"), [("mage", "vqgan"), ("palette", "diffusion")])
+def test_every_reference_protocol_composes_and_checks_with_its_family(reference, model):
+    assert sorted(options("reference")) == ["mage", "palette"]
+    cfg = compose_config("train", [f"+reference={reference}", f"model={model}"])
+    check_config(cfg, "train")
+    assert cfg.trainer.batches == "mixed" and cfg.trainer.masks == "family" and cfg.loss.form == "reference"

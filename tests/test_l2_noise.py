@@ -68,7 +68,7 @@ def test_noise_images_are_in_range(kind):
 def test_loss_config_is_checked():
     with pytest.raises(ConfigError, match=r"loss.alpha=-0.1.*>= 0"):
         build_loss(compose_config("train", ["loss.alpha=-0.1"]).loss)
-    with pytest.raises(ConfigError, match="loss.noise='pink'.*constant, gaussian, uniform"):
+    with pytest.raises(ConfigError, match="loss.noise='pink'.*constant, gaussian, gaussian_scalar, uniform"):
         build_loss(compose_config("train", ["loss.noise=pink"]).loss)
     with pytest.raises(ConfigError, match="loss.name='nope'.*l2_noise"):
         build_loss(compose_config("train", ["loss.name=nope"]).loss)

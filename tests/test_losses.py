@@ -9,6 +9,7 @@ from iguln.core.errors import ConfigError
 from iguln.data.masks import center_square
 from iguln.models.families import FAMILIES, build_generator, family_capabilities, resolve_model_config
 from iguln.unlearn.losses import LOSSES, build_loss, check_loss
+from iguln.unlearn.objective import as_masks
 from iguln.unlearn.unlearning import freeze_all_but
 from tests.conftest import compose_config, unlearn_a_copy
 
@@ -61,7 +62,9 @@ def test_the_forget_term_has_a_gradient_on_forget_images(original, name):
             p.add_(0.01 * torch.randn(p.shape, generator=perturb))
 
     def forget_term(forget):
-        return loss.terms(student, teacher, forget, batch(2), MASK, torch.Generator().manual_seed(0))["forget"]
+        return loss.terms(student, teacher, forget, batch(2), as_masks(MASK), torch.Generator().manual_seed(0))[
+            "forget"
+        ]
 
     term = forget_term(batch(1))
     term.backward()

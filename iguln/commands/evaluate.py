@@ -52,7 +52,7 @@ def run(cfg: DictConfig) -> None:
     record = new_record(
         "eval", OmegaConf.to_container(cfg, resolve=True), cfg.seed, job.split.record(job.source.classes)
     )
-    record["models"][role] = {"path": str(path), "sha256": manifest["sha256"]}
+    record["models"][role] = {"path": str(path), "sha256": manifest["sha256"], "pixels": generator.pixel_space()}
     record["generation"] = generator.generation_values
     record["distributed"] = distributed.describe()
     stored = manifest["sha256"] if role in ("original", "retrain") else None

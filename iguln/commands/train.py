@@ -45,7 +45,11 @@ def run(cfg: DictConfig) -> None:
         original, manifest = load_generator(path, str(job.device))
         configure_generation(original, cfg.model)
         record["generation"] = original.generation_values
-        record["models"]["original"] = {"path": str(path), "sha256": manifest["sha256"]}
+        record["models"]["original"] = {
+            "path": str(path),
+            "sha256": manifest["sha256"],
+            "pixels": original.pixel_space(),
+        }
         if manifest.get("pretrained"):  # imported, not trained: where its weights came from
             record["models"]["original"]["pretrained"] = manifest["pretrained"]
         stored, checkpoint = {"original": manifest["sha256"]}, None

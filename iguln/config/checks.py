@@ -19,6 +19,7 @@ from iguln.metrics.choice import check_backbone_name
 from iguln.models.families import family_capabilities, family_of, resolve_model_config
 from iguln.training.recipe import read_recipe
 from iguln.unlearn.losses import check_loss
+from iguln.unlearn.protocol import read_protocol
 
 PRECISIONS = ("bf16", "fp32")
 
@@ -94,7 +95,12 @@ def check_config(cfg: DictConfig, command: str) -> None:
     if not isinstance(cfg.resume, bool):
         raise ConfigError("resume", cfg.resume, "true or false")
     if command == "train":
-        check_loss(cfg.loss, cfg.model.name, family_capabilities(cfg.model.name))
+        capabilities = family_capabilities(cfg.model.name)
+        check_loss(cfg.loss, cfg.model.name, capabilities)
+        if read_protocol(cfg.trainer).masks == "family" and "training_masks" not in capabilities:
+            raise ConfigError(
+                "trainer.masks", "family", ["task"], f"model={cfg.model.name} lacks training_masks (capabilities.py)."
+            )
     check_backbone_name(cfg.eval)
     check_logger(cfg.logger)
     check_accel(cfg.trainer)

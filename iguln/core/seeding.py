@@ -23,3 +23,9 @@ def seed_modules(seed: int) -> None:
     """Seed the global torch RNG that modules draw from (dropout), so that whatever ran before a phase (a judge
     trained in the same process, say) cannot change what the phase does."""
     torch.manual_seed(seed)
+
+
+def standard_normal(shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
+    """N(0, 1) numbers of `shape` on the CPU, from `generator`: the one place the noise of the losses is drawn
+    (noise images, random features, random token ids), so that a parity test can hand in the reference's draws."""
+    return torch.randn(shape, generator=generator, device="cpu")

@@ -21,8 +21,15 @@ class BatchStream:
     """
 
     def __init__(
-        self, dataset: Dataset, batch_size: int, seed: int, num_workers: int = 0, pin_memory: bool = False
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        seed: int,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        labels: bool = False,
     ) -> None:
+        self.labels = labels
         replacement = len(dataset) < batch_size
         self.seed = seed
         self.sampler = RandomSampler(
@@ -57,12 +64,32 @@ class BatchStream:
     def __iter__(self) -> BatchStream:
         return self
 
-    def __next__(self) -> torch.Tensor:
+    def __next__(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The next batch of images [B, C, H, W]; with labels=True, (images, labels [B])."""
         if self._iterator is None:
             self._iterator = iter(self.loader)
         try:
-            images, _labels = next(self._iterator)
+            images, labels = next(self._iterator)
         except StopIteration:  # the next epoch
             self._iterator = iter(self.loader)
-            images, _labels = next(self._iterator)
-        return images
+            images, labels = next(self._iterator)
+        return (images, labels) if self.labels else images
+
+
+class BalancedSets(Dataset):
+    """Forget and retain images in one data set, labelled FORGET (0) or RETAIN (1), the smaller set repeated until
+    both have as many images (as the reference code balances them): items (image, set label)."""
+
+    FORGET, RETAIN = 0, 1
+
+    def __init__(self, forget: Dataset, retain: Dataset):
+        self.sets = (forget, retain)
+        self.size = max(len(forget), len(retain))
+
+    def __len__(self) -> int:
+        return 2 * self.size
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        label, j = divmod(i, self.size)
+        dataset = self.sets[label]
+        return dataset[j % len(dataset)][0], label

@@ -18,6 +18,7 @@ from iguln.models.storage import load_generator, save_generator
 from iguln.store.partial import checkpoint_file, discard_checkpoint
 from iguln.training.recipe import read_recipe
 from iguln.unlearn.losses import build_loss, loss_entry
+from iguln.unlearn.protocol import read_protocol
 from iguln.unlearn.unlearning import unlearn
 
 log = logging.getLogger("iguln")
@@ -49,7 +50,8 @@ def unlearning_checkpoint(job: Job, original_sha256: str, recipe) -> tuple[Path,
     key = {
         "original": original_sha256,
         "loss": OmegaConf.to_container(cfg.loss, resolve=True),
-        "recipe": recipe.record(),
+        "recipe": recipe.key(),
+        "protocol": read_protocol(cfg.trainer).record(),
         "split": config_hash(job.split.record(job.source.classes), 16),
         "task": OmegaConf.to_container(cfg.task, resolve=True),
         "precision": job.precision,
@@ -65,6 +67,7 @@ def unlearn_original(job: Job, original, original_sha256: str, logger) -> tuple[
     checkpoint file to discard once the result is safe)."""
     cfg = job.cfg
     recipe = read_recipe(cfg.trainer, "trainer")
+    protocol = read_protocol(cfg.trainer)
     checkpoint = unlearning_checkpoint(job, original_sha256, recipe)
     if not cfg.resume and distributed.is_main():
         discard_checkpoint(checkpoint[0])
@@ -97,10 +100,13 @@ def unlearn_original(job: Job, original, original_sha256: str, logger) -> tuple[
         log=lambda s, v: logger.log(s, v, "unlearn"),
         log_every=cfg.trainer.log_every,
         checkpoint=checkpoint,
+        protocol=protocol,
     )
     job.timings["unlearn"] = history["wall_s"]
     if history["steps_per_s"]:
-        history["images_per_s"] = round(history["steps_per_s"] * 2 * recipe.batch_size, 2)  # forget + retain
+        per_step = recipe.batch_size * (1 if protocol.batches == "mixed" else 2)  # mixed: one batch of both sets
+        history["images_per_s"] = round(history["steps_per_s"] * per_step, 2)
+    history["recipe"], history["protocol"] = recipe.record(), protocol.record()
     return student, {k: v for k, v in history.items() if k != "history"}, checkpoint[0]
 
 

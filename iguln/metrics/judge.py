@@ -99,7 +99,7 @@ def judge_key(source, width: int, recipe: Recipe, seed: int) -> dict:
         "image_size": source.image_size,
         "channels": source.channels,
         "width": width,
-        "recipe": recipe.record(),
+        "recipe": recipe.key(),
         "seed": seed,
     }
 

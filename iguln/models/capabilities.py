@@ -13,9 +13,13 @@ helpers below give a loss the family's hook, or the interface's default where a 
     output(x, mask, probe) -> tensor
         The whole network's differentiable output for the masked region, in one pass (MAE: pixels, vqgan: token
         logits, diffusion: the noise estimate). RETAIN LABEL compares it.
-    noisy_label_loss(x, noise, mask, generator) -> scalar
+    noisy_label_loss(x, noise, mask, generator, form="iguln") -> scalar
         The native loss with the masked region trained towards noise targets (vqgan: random token ids; MAE and
-        diffusion: the noise image n). NOISY LABEL's forget term.
+        diffusion: the noise image n). NOISY LABEL's forget term; form "reference" as the reference code has it.
+    training_masks(batch, generator) -> mask
+        One batch of the family's own pretraining masks (vqgan: MAGE's random token masking; diffusion: hybrid
+        masks; MAE: random patches), which encode, output and native_loss take; trainer.masks=family unlearns
+        with them, as the reference code does.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 
 import torch
 
-CAPABILITIES = ("encode_probe", "forget_target", "output", "noisy_label_loss")
+CAPABILITIES = ("encode_probe", "forget_target", "output", "noisy_label_loss", "training_masks")
 
 
 def capabilities(family: type | object) -> frozenset[str]:
@@ -43,3 +47,12 @@ def forget_features(teacher, x: torch.Tensor, noise: torch.Tensor, mask: torch.T
     if "forget_target" in capabilities(teacher):
         return teacher.forget_target(x, noise, mask, probe)
     return teacher.encode(noise, mask, probe)
+
+
+def index_probe(probe: Any, rows: torch.Tensor) -> Any:
+    """The probe of the images at `rows`: a tensor, or each tensor of a dict, indexed; None stays None."""
+    if probe is None:
+        return None
+    if isinstance(probe, dict):
+        return {key: value[rows.to(value.device)] for key, value in probe.items()}
+    return probe[rows.to(probe.device)]

@@ -49,6 +49,8 @@ def resolve_model_config(cfg: DictConfig, channels: int) -> DictConfig:
     """Fill model.arch from model.preset (keeping user overrides), or from the released weights' own config when
     they fix it, in place; the result is recorded as is."""
     family = family_of(cfg.name)
+    with open_dict(cfg):
+        family.resolve_options(cfg)
     overrides = OmegaConf.to_container(cfg.arch, resolve=True) or {}
     overrides.pop("num_channels", None)
     released = family.released_config(cfg)
@@ -129,7 +131,13 @@ def configure_generation(generator: Generator, cfg: DictConfig) -> None:
 
 def weights_key(cfg: DictConfig) -> dict[str, Any]:
     """The part of a resolved `model` config that decides the trained weights: generation settings are left out,
-    and so are top-level keys set to null, so that a new optional setting does not orphan existing originals."""
+    and so are top-level keys set to null or to the family's neutral value, so that a new optional setting does
+    not orphan existing originals."""
     values = OmegaConf.to_container(cfg, resolve=True)
-    generation = family_of(cfg.name).generation
-    return {k: v for k, v in values.items() if k not in generation and v is not None}
+    family = family_of(cfg.name)
+    neutral = family.neutral
+    return {
+        k: v
+        for k, v in values.items()
+        if k not in family.generation and v is not None and not (k in neutral and neutral[k] == v)
+    }

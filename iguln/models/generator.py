@@ -51,10 +51,24 @@ class Generator(nn.Module):
     recipes: ClassVar[tuple[str, ...]] = ("model.pretrain",)  # config keys of its pretraining recipes
     released_form: ClassVar[str] = "a file"  # what model.pretrained names, in words
     paper: ClassVar[bool] = False  # one of the paper's families: `iguln reproduce` runs it unless --models says
+    # Options at these values are left out of the store key, so that adding an option keeps existing originals.
+    neutral: ClassVar[dict[str, Any]] = {}
+    # The reference code's weight of a loss's terms on a mixed batch (trainer.batches=mixed): each term is
+    # weight * (its images / the batch) * its mean. 1 unless the family's reference weights it otherwise.
+    reference_weights: ClassVar[dict[str, float]] = {}
 
     @classmethod
     def check_config(cls, cfg: Any) -> None:
         """Check the family's own `model` config keys; raise ConfigError on a bad value. Nothing by default."""
+
+    @classmethod
+    def resolve_options(cls, cfg: Any) -> None:
+        """Fill in `model` keys left null whose value follows from the rest of the config (in place, before the
+        record is written). Nothing by default."""
+
+    def pixel_space(self) -> dict:
+        """The pixel scale the network's weights expect (the family converts [-1, 1] images at its boundary)."""
+        return {"range": [-1.0, 1.0]}
 
     def __init__(self, arch: dict[str, Any], **options: Any):
         super().__init__()

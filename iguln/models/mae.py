@@ -73,8 +73,9 @@ class MAE(Generator):
         # transformers leaves both fixed position tables at zero when a ViTMAE is built from a config (only
         # from_pretrained fills them); without positions the model cannot tell where a patch is.
         with torch.no_grad():
-            self.net.vit.embeddings.position_embeddings.copy_(sincos_positions(self.grid, arch["hidden_size"]))
-            self.net.decoder.decoder_pos_embed.copy_(sincos_positions(self.grid, arch["decoder_hidden_size"]))
+            # MAE's order (column first), so that released weights without tables still see theirs
+            self.net.vit.embeddings.position_embeddings.copy_(sincos_positions(self.grid, arch["hidden_size"], True))
+            self.net.decoder.decoder_pos_embed.copy_(sincos_positions(self.grid, arch["decoder_hidden_size"], True))
         # The network's pixel scale as an affine map of [-1, 1]: net = (x - shift) / scale, with (mean, std) of
         # [0, 1] pixels giving shift = 2 mean - 1, scale = 2 std. Not saved with the weights (pixel_norm is in the
         # spec); None: the network sees [-1, 1] images as they are, as iguln trains an MAE.
@@ -140,6 +141,10 @@ class MAE(Generator):
     @property
     def encoder(self) -> nn.Module:
         return self.net.vit
+
+    def pixel_space(self) -> dict:
+        norm = self.option_values.get("pixel_norm")
+        return {"range": [-1.0, 1.0]} if norm is None else {"mean": list(norm["mean"]), "std": list(norm["std"])}
 
     def _to_net(self, x: torch.Tensor) -> torch.Tensor:
         """[-1, 1] images [B, C, H, W] -> the network's pixel scale."""
@@ -207,21 +212,35 @@ class MAE(Generator):
         predicted = self._predict(x, self.patch_mask(mask, x.shape[0])).clamp(-1, 1).to(x.dtype)
         return torch.where(mask.bool().expand_as(x), predicted, x)
 
-    def output(self, x: torch.Tensor, mask: torch.Tensor, probe=None) -> torch.Tensor:
-        """The decoder's pixel predictions inside the mask's patches: [B, C, H, W] (zero elsewhere)."""
+    def output(self, x: torch.Tensor, mask: torch.Tensor, probe=None, full: bool = False) -> torch.Tensor:
+        """The decoder's pixel predictions inside the mask's patches: [B, C, H, W] (zero elsewhere); full: for every
+        patch."""
         patches = self.patch_mask(mask, x.shape[0])
-        return self._pixels(patches, x) * self._predict(x, patches)
+        predicted = self._predict(x, patches)
+        return predicted if full else self._pixels(patches, x) * predicted
 
     def _pixels(self, patches: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Patch mask [B, L] -> pixel mask [B, 1, H, W] of x's dtype."""
         grid = patches.view(-1, 1, self.grid, self.grid).to(x.dtype)
         return grid.repeat_interleave(self.patch, 2).repeat_interleave(self.patch, 3)
 
+    def training_masks(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Pretraining masks as pixel masks [batch, 1, H, W]: a random rectangle of patches, or MAE's random
+        patches at model.mask_ratio."""
+        patches = self._training_patches(batch, torch.device("cpu"), generator)
+        return self._pixels(patches, torch.zeros(1))
+
     def noisy_label_loss(
-        self, x: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        noise: torch.Tensor,
+        mask: torch.Tensor,
+        generator: torch.Generator | None = None,
+        form: str = "iguln",
+        population: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """NOISY LABEL's forget term: the native loss with x's masked region trained towards the noise image
-        [B, C, H, W] in [-1, 1]."""
+        [B, C, H, W] in [-1, 1] (no reference code exists for MAE: both forms are this)."""
         return self.native_loss(x, mask, generator, target=noise)
 
     def native_loss(

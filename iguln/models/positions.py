@@ -5,10 +5,12 @@ from __future__ import annotations
 import torch
 
 
-def sincos_positions(grid: int, dim: int) -> torch.Tensor:
+def sincos_positions(grid: int, dim: int, columns_first: bool = False) -> torch.Tensor:
     """Fixed 2-D sin-cos position embeddings: [1, 1 + grid * grid, dim], the class token's row all zeros.
 
-    Half the channels encode the row, half the column (each as sin and cos over dim / 4 frequencies).
+    Half the channels encode the row, half the column (each as sin and cos over dim / 4 frequencies); the row's
+    half first, or with columns_first the column's, as facebookresearch/mae's get_2d_sincos_pos_embed orders them
+    (the tables of MAE's released weights).
     """
     quarter = dim // 4
     omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
@@ -16,7 +18,8 @@ def sincos_positions(grid: int, dim: int) -> torch.Tensor:
         torch.arange(grid, dtype=torch.float64), torch.arange(grid, dtype=torch.float64), indexing="ij"
     )
     parts = []
-    for coord in (rows.flatten(), cols.flatten()):
+    order = (cols, rows) if columns_first else (rows, cols)
+    for coord in (c.flatten() for c in order):
         angles = coord[:, None] * omega[None, :]
         parts += [angles.sin(), angles.cos()]
     table = torch.cat(parts, dim=1)

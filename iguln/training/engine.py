@@ -23,6 +23,34 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def warmup_constant(step: int, warmup: int, total: int) -> float:
+    """Learning-rate factor: linear warm-up over `warmup` steps (none when 0), then 1."""
+    return (step + 1) / warmup if step < warmup else 1.0
+
+
+SCHEDULE_FACTORS = {"warmup_cosine": warmup_cosine, "constant": warmup_constant}
+
+
+def param_groups(
+    params: list[torch.nn.Parameter], weight_decay: float, no_decay_1d: bool, names: dict[int, str] | None = None
+) -> list[dict]:
+    """AdamW's parameter groups: one with `weight_decay`; with no_decay_1d, 1-D parameters (norm scales) and biases
+    (by name, when `names` maps id(parameter) to it) in a second group without it, as timm's add_weight_decay (the
+    reference code) splits them."""
+    if not no_decay_1d:
+        return [{"params": params, "weight_decay": weight_decay}]
+    names = names or {}
+
+    def decays(p: torch.nn.Parameter) -> bool:
+        return p.ndim > 1 and not names.get(id(p), "").endswith(".bias")
+
+    groups = [
+        {"params": [p for p in params if decays(p)], "weight_decay": weight_decay},
+        {"params": [p for p in params if not decays(p)], "weight_decay": 0.0},
+    ]
+    return [g for g in groups if g["params"]]
+
+
 def autocast(device: torch.device, precision: str):
     """bf16 autocast on CUDA when asked for; a no-op on CPU (CPU runs float32 so results are reproducible)."""
     enabled = device.type == "cuda" and precision == "bf16"
@@ -40,26 +68,31 @@ def fit(
     log_every: int = 10,
     checkpoints: Checkpoints | None = None,
     average: Callable[[list[torch.nn.Parameter]], None] | None = None,
+    names: dict[int, str] | None = None,
 ) -> dict:
     """Run `recipe.steps` optimizer steps of `step_fn` (which draws its own batch and returns (loss, terms)).
 
-    AdamW with the recipe's betas and weight decay, warm-up + cosine schedule, gradient clipping.
+    AdamW with the recipe's betas and weight decay (param_groups), its schedule, gradient clipping.
     `params` may be a dict of named groups (e.g. a generator and its discriminator): each gets its own optimizer,
     and `step_fn` then returns a dict of losses with the same names, each stepping only its group.
     With `checkpoints`, the run starts from the last checkpoint when there is one, and writes one every
     `checkpoints.every` steps. `average(params)`, when given, runs after each backward pass, before clipping
-    (distributed.average_gradients: every process then steps alike). Returns the history: per-step terms, wall
+    (distributed.average_gradients: every process then steps alike). `names` (id(parameter) -> name) lets
+    no_decay_1d find biases by name. Returns the history: per-step terms, wall
     time and steps per second (of this session), and the step it resumed from.
     """
     groups = {name: list(p) for name, p in params.items()} if isinstance(params, dict) else {"": list(params)}
     if not all(groups.values()):
         raise ValueError("nothing to train: a parameter list is empty")
     optimizers = {
-        name: torch.optim.AdamW(p, lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay)
+        name: torch.optim.AdamW(
+            param_groups(p, recipe.weight_decay, recipe.no_decay_1d, names), lr=recipe.lr, betas=recipe.betas
+        )
         for name, p in groups.items()
     }
+    factor = SCHEDULE_FACTORS[recipe.schedule]
     schedules = {
-        name: torch.optim.lr_scheduler.LambdaLR(o, lambda s: warmup_cosine(s, recipe.warmup_steps, recipe.steps))
+        name: torch.optim.lr_scheduler.LambdaLR(o, lambda s: factor(s, recipe.warmup_steps, recipe.steps))
         for name, o in optimizers.items()
     }
     first, history, earlier_s = 0, {}, 0.0

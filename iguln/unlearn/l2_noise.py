@@ -3,7 +3,7 @@
     L = ||E(x_r) - E0(x_r)||^2 + alpha * ||E(x_f) - E0(n)||^2
 
 E is the student encoder, E0 the frozen teacher (a copy of the original encoder), n a noise image; student and
-teacher see the same task mask (and, for an encoder with random inputs such as diffusion's noise level, the same
+teacher see the same masks (and, for an encoder with random inputs such as diffusion's noise level, the same
 draw, the family's encode_probe capability). The teacher's forget target is E0(n), or the family's own
 forget_target (diffusion: the forget image's context with pure noise in the masked region). Only the encoder is
 trained.
@@ -17,7 +17,7 @@ import torch
 
 from iguln.models.capabilities import draw_probe, forget_features
 from iguln.unlearn.noise import make_noise
-from iguln.unlearn.objective import Objective, feature_mse
+from iguln.unlearn.objective import Masks, Objective, Step, feature_mse
 
 
 @dataclass
@@ -26,21 +26,22 @@ class L2Noise(Objective):
     row = "Ours"
     scope = "encoder"
 
-    def forget_noise(self, forget: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor | None:
+    def forget_noise(self, forget: torch.Tensor, generator, step: Step) -> torch.Tensor | None:
         """The noise image n of the forget batch (drawn before the probes)."""
-        return make_noise(forget, self.noise, generator)
+        return make_noise(forget, self.noise, generator, step.population)
 
-    def forget_target(self, teacher, forget, noise, mask, probe, generator=None):
+    def forget_target(self, teacher, forget, noise, mask, probe, generator=None, retain_target=None):
         """The teacher's features the student's forget features are pulled towards: E0(n), as the family builds it."""
         return forget_features(teacher, forget, noise, mask, probe)
 
-    def terms(self, student, teacher, forget, retain, mask, generator=None) -> dict[str, torch.Tensor]:
-        noise = self.forget_noise(forget, generator)
+    def terms(self, student, teacher, forget, retain, mask: Masks, generator=None, step=None) -> dict:
+        step = step or Step()
+        noise = self.forget_noise(forget, generator, step)
         probe_r, probe_f = draw_probe(student, retain, generator), draw_probe(student, forget, generator)
         with torch.no_grad():
-            retain_target = teacher.encode(retain, mask, probe_r)
-            forget_target = self.forget_target(teacher, forget, noise, mask, probe_f, generator)
+            retain_target = teacher.encode(retain, mask.retain, probe_r)
+            forget_target = self.forget_target(teacher, forget, noise, mask.forget, probe_f, generator, retain_target)
         return {
-            "retain": feature_mse(student.encode(retain, mask, probe_r), retain_target),
-            "forget": feature_mse(student.encode(forget, mask, probe_f), forget_target),
+            "retain": feature_mse(student.encode(retain, mask.retain, probe_r), retain_target),
+            "forget": feature_mse(student.encode(forget, mask.forget, probe_f), forget_target),
         }

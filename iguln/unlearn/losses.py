@@ -18,7 +18,7 @@ from iguln.core.registry import Registry
 from iguln.unlearn.baselines import MaxLoss, NoisyLabel, RandomEncoder, RetainLabel
 from iguln.unlearn.l2_noise import L2Noise
 from iguln.unlearn.noise import NOISES
-from iguln.unlearn.objective import Objective
+from iguln.unlearn.objective import FORMS, Objective
 
 RETRAIN = "retrain"  # not a loss: a fresh generator trained on every class but the forget classes (a reference)
 PROXY = " (proxy retain)"  # a row's label with split.retain_source=proxy
@@ -94,4 +94,7 @@ def build_loss(cfg: DictConfig) -> Objective:
         raise ConfigError("loss.name", cfg.name, [n for n, e in LOSSES.items() if e.objective], "It trains nothing.")
     noise = cfg.get("noise", "gaussian")
     NOISES.get(noise)
-    return entry.objective(alpha=_alpha(cfg), noise=noise)
+    form = cfg.get("form", "iguln")
+    if form not in FORMS:
+        raise ConfigError("loss.form", form, FORMS, "reference: the forget term as the reference code defines it.")
+    return entry.objective(alpha=_alpha(cfg), noise=noise, form=form)

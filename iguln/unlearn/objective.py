@@ -1,14 +1,23 @@
-"""What every unlearning loss is: a retain term and a forget term, combined as retain + sign * alpha * forget."""
+"""What every unlearning loss is: a retain term and a forget term, combined as
+w_r * retain + sign * alpha * w_f * forget, and what one step hands it besides the images.
+
+Separate batches (trainer.batches=separate, iguln's default): B forget and B retain images a step, each term the
+mean over its own images (w = 1). A mixed batch (trainer.batches=mixed, the reference code's): B images drawn from
+both sets; each term is weighted as the reference weights it, w = c * (its images / B), c from the family
+(Generator.reference_weights).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 
 from iguln.models.generator import Generator
+
+FORMS = ("iguln", "reference")
 
 
 def feature_mse(a: torch.Tensor | list[torch.Tensor], b: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
@@ -18,17 +27,49 @@ def feature_mse(a: torch.Tensor | list[torch.Tensor], b: torch.Tensor | list[tor
     return sum(F.mse_loss(x.float(), y.float()) for x, y in zip(a, b, strict=True))
 
 
+@dataclass(frozen=True)
+class Masks:
+    """The masks of one step: for the forget images and for the retain images (the same task mask [1, 1, H, W],
+    or each image's own family mask with trainer.masks=family)."""
+
+    forget: Any
+    retain: Any
+
+
+def as_masks(mask: Any) -> Masks:
+    return mask if isinstance(mask, Masks) else Masks(mask, mask)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a step knows besides its images. weights: (w_forget, w_retain); pairing: for each forget image, the
+    retain image a loss that compares the two takes (RETAIN LABEL; default: row i with row i mod B_r); population:
+    the step's images whose statistics a noise image takes (the mixed batch; default: the forget images)."""
+
+    weights: tuple[float, float] = (1.0, 1.0)
+    pairing: torch.Tensor | None = None
+    population: torch.Tensor | None = None
+
+    def paired(self, forget: int, retain: int) -> torch.Tensor:
+        """Retain row of each of `forget` forget rows: [forget] int64."""
+        if self.pairing is not None:
+            return self.pairing
+        return torch.arange(forget) % max(retain, 1)
+
+
 @dataclass
 class Objective:
     """An unlearning loss, and its entry in the loss registry (losses.py).
 
     name: its `loss` option; row: its row in the paper's tables; scope: what it trains ("encoder": the encoder
     only, "all": every trainable part of the generator); needs: the family capabilities it calls
-    (iguln/models/capabilities.py); forget_sign: -1 for losses that push the forget term up (MAX LOSS).
+    (iguln/models/capabilities.py); forget_sign: -1 for losses that push the forget term up (MAX LOSS); form:
+    "iguln", or "reference" for a baseline's forget term as the reference code defines it.
     """
 
     alpha: float
     noise: str = "gaussian"
+    form: str = "iguln"
     name: ClassVar[str]
     row: ClassVar[str]
     scope: ClassVar[str]
@@ -41,14 +82,19 @@ class Objective:
         teacher: Generator,
         forget: torch.Tensor,
         retain: torch.Tensor,
-        mask: torch.Tensor,
+        mask: Masks,
         generator: torch.Generator | None = None,
+        step: Step | None = None,
     ) -> dict[str, torch.Tensor]:
-        """{"retain": scalar, "forget": scalar} for forget and retain batches [B, C, H, W] and mask [1, 1, H, W]."""
+        """{"retain": scalar, "forget": scalar} for forget and retain batches [B, C, H, W] in [-1, 1]."""
         raise NotImplementedError
 
-    def __call__(self, student, teacher, forget, retain, mask, generator=None) -> tuple[torch.Tensor, dict]:
-        """(L, {"retain": ..., "forget": ...}) with L = retain + forget_sign * alpha * forget."""
-        terms = self.terms(student, teacher, forget, retain, mask, generator)
-        loss = terms["retain"] + self.forget_sign * self.alpha * terms["forget"]
+    def __call__(
+        self, student, teacher, forget, retain, mask, generator=None, step: Step | None = None
+    ) -> tuple[torch.Tensor, dict]:
+        """(L, {"retain": ..., "forget": ...}) with L = w_r * retain + forget_sign * alpha * w_f * forget."""
+        step = step or Step()
+        terms = self.terms(student, teacher, forget, retain, as_masks(mask), generator, step)
+        w_forget, w_retain = step.weights
+        loss = w_retain * terms["retain"] + self.forget_sign * self.alpha * w_forget * terms["forget"]
         return loss, {k: float(v.detach()) for k, v in terms.items()}

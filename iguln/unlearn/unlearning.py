@@ -10,11 +10,13 @@ from torch.utils.data import Dataset
 
 from iguln.core import distributed
 from iguln.core.seeding import make_generator, seed_modules
-from iguln.data.batches import BatchStream
+from iguln.data.batches import BalancedSets, BatchStream
 from iguln.models.generator import Generator
 from iguln.training.checkpoints import Checkpoints
 from iguln.training.engine import fit
 from iguln.training.recipe import Recipe
+from iguln.unlearn.objective import Masks, Step
+from iguln.unlearn.protocol import Protocol
 
 
 def freeze_all_but(generator: Generator, scope: str) -> list[torch.nn.Parameter]:
@@ -43,35 +45,44 @@ def unlearn(
     log: Callable[[int, dict[str, float]], None] | None = None,
     log_every: int = 10,
     checkpoint: tuple[Path, dict, int] | None = None,
+    protocol: Protocol | None = None,
 ) -> dict:
-    """Train `student` with `loss` on batches of forget and retain images (recipe.batch_size of each per step).
+    """Train `student` with `loss` on forget and retain images, each step as `protocol` says (protocol.py): by
+    default recipe.batch_size forget and as many retain images, with the task mask [1, 1, H, W].
 
     checkpoint: (file, key, every) to resume from that file when it holds a checkpoint of `key`, and to write one
     there every `every` steps (the caller discards it once the result is safe).
 
-    Under torchrun every process draws the same batches and takes its share of the rows; noise and dropout are
-    drawn per process, and gradients are averaged, so all processes take the same steps."""
+    Under torchrun every process draws the same batches (and family masks and crops) and takes its share of the
+    rows; noise and dropout are drawn per process, and gradients are averaged, so all processes take the same
+    steps."""
+    protocol = protocol or Protocol()
     teacher.eval()  # its targets are computed without gradients; its own flags stay as they are
     student.train()
-    params = freeze_all_but(student, loss.scope)
+    params = freeze_all_but(student, "all" if protocol.params == "all" else loss.scope)
     pin = device.type == "cuda"
-    forget_batches = BatchStream(forget, recipe.batch_size, seed + 1, num_workers, pin)
-    retain_batches = BatchStream(retain, recipe.batch_size, seed + 2, num_workers, pin)
+    if protocol.batches == "mixed":
+        streams = [BatchStream(BalancedSets(forget, retain), recipe.batch_size, seed + 1, num_workers, pin, True)]
+    else:
+        streams = [
+            BatchStream(forget, recipe.batch_size, seed + 1, num_workers, pin),
+            BatchStream(retain, recipe.batch_size, seed + 2, num_workers, pin),
+        ]
     noise_generator = make_generator(distributed.rank_seed(seed + 3))
+    draws = make_generator(seed + 7)  # family masks and crops: the same in every process, which takes its rows
     seed_modules(distributed.rank_seed(seed + 6))
-    mask = mask.to(device)
+    weight = student.reference_weights.get(loss.name, 1.0)
 
     def step():
-        x_f = distributed.batch_share(next(forget_batches)).to(device, non_blocking=True)
-        x_r = distributed.batch_share(next(retain_batches)).to(device, non_blocking=True)
-        return loss(student, teacher, x_f, x_r, mask, noise_generator)
+        forget_x, retain_x, masks, context = make_step(streams, protocol, mask, student, draws, weight, device)
+        return loss(student, teacher, forget_x, retain_x, masks, noise_generator, context)
 
     checkpoints = None
     if checkpoint is not None:
         path, key, every = checkpoint
-        streams = [forget_batches, retain_batches]
         modules = {"student": student}
-        checkpoints = Checkpoints(path, key, every, modules, {"noise": noise_generator}, streams, collective=True)
+        generators = {"noise": noise_generator, "draws": draws}
+        checkpoints = Checkpoints(path, key, every, modules, generators, streams, collective=True)
     history = fit(
         params,
         step,
@@ -83,9 +94,62 @@ def unlearn(
         log_every=log_every,
         checkpoints=checkpoints,
         average=distributed.average_gradients,
+        names={id(p): name for name, p in student.named_parameters()},
     )
     distributed.check_in_sync(params)
     student.eval()
     history["trainable_parameters"] = sum(p.numel() for p in params)
     history["total_parameters"] = sum(p.numel() for p in student.parameters())
     return history
+
+
+def make_step(streams, protocol: Protocol, mask, student, draws, weight: float, device):
+    """(forget [B_f, C, H, W], retain [B_r, C, H, W], masks, step) of the next step, on `device`: from the forget
+    and the retain stream (separate), or split out of one mixed batch, its terms weighted as the reference's."""
+    if protocol.batches == "mixed":
+        images, labels = next(streams[0])
+    else:
+        forget, retain = next(streams[0]), next(streams[1])
+        images = torch.cat([forget, retain])
+        labels = torch.tensor([BalancedSets.FORGET] * len(forget) + [BalancedSets.RETAIN] * len(retain))
+    if protocol.augment is not None:
+        images = protocol.augment(images, draws)
+    masks = student.training_masks(len(images), draws) if protocol.masks == "family" else None
+    rows = distributed.shard(len(images)) if protocol.batches == "mixed" else None
+    if rows is not None:  # a mixed batch is shared out as one; separate batches each in their own halves
+        images, labels = images[rows.start : rows.stop], labels[rows.start : rows.stop]
+        masks = None if masks is None else masks[rows.start : rows.stop]
+    images = images.to(device, non_blocking=True)
+    index = {s: torch.nonzero(labels == s).flatten() for s in (BalancedSets.FORGET, BalancedSets.RETAIN)}
+    if rows is None:
+        index = {s: _share(i) for s, i in index.items()}
+    f_rows, r_rows = index[BalancedSets.FORGET], index[BalancedSets.RETAIN]
+    total = len(images) if protocol.batches == "mixed" else None
+    weights = (1.0, 1.0) if total is None else (weight * len(f_rows) / total, weight * len(r_rows) / total)
+    # a mixed batch without images of one set: that term weighs 0, on a stand-in image
+    f_rows = f_rows if len(f_rows) else r_rows[:1]
+    r_rows = r_rows if len(r_rows) else f_rows[:1]
+    pairing = None if total is None else _tiled(f_rows, r_rows)
+    if masks is None:
+        pair = Masks(mask.to(device), mask.to(device))
+    else:
+        pair = Masks(_rows(masks, f_rows, device), _rows(masks, r_rows, device))
+    population = images if total is not None else None
+    return images[f_rows], images[r_rows], pair, Step(weights, pairing, population)
+
+
+def _share(rows: torch.Tensor) -> torch.Tensor:
+    """This process's share of one set's rows (separate batches: each set is shared out on its own)."""
+    part = distributed.shard(len(rows))
+    return rows[part.start : part.stop]
+
+
+def _tiled(forget_rows: torch.Tensor, retain_rows: torch.Tensor) -> torch.Tensor:
+    """For each forget image, the index (among the retain images) of the one RETAIN LABEL compares it with, as the
+    reference tiles the batch's retain images over the batch: the one at its batch position mod B_r."""
+    return forget_rows % len(retain_rows)
+
+
+def _rows(masks, rows: torch.Tensor, device):
+    picked = masks[rows]
+    return picked.to(device)

@@ -119,11 +119,19 @@ class Diffusion(Generator):
         )
         return torch.where(mask.bool().expand_as(x), out, x)
 
-    def output(self, x: torch.Tensor, mask: torch.Tensor, probe: dict | None = None) -> torch.Tensor:
-        """The noise estimate inside the mask for x noised at the probe's levels: [B, C, H, W]."""
+    def output(
+        self, x: torch.Tensor, mask: torch.Tensor, probe: dict | None = None, full: bool = False
+    ) -> torch.Tensor:
+        """The noise estimate inside the mask for x noised at the probe's levels: [B, C, H, W]; full: everywhere
+        (what the reference's RETAIN LABEL compares)."""
         probe = probe if probe is not None else self.encode_probe(x)
         mask = mask.expand(x.shape[0], 1, *x.shape[2:]).to(x.dtype)
-        return mask * predict_noise(self.unet, self._noisy_input(x, mask, probe), probe["gamma"])
+        eps = predict_noise(self.unet, self._noisy_input(x, mask, probe), probe["gamma"])
+        return eps if full else mask * eps
+
+    def training_masks(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Pretraining masks: Palette-style hybrid masks, [batch, 1, H, W]."""
+        return hybrid_masks(batch, self.arch["image_size"], generator)
 
     def native_loss(
         self,
@@ -143,11 +151,23 @@ class Diffusion(Generator):
         return F.mse_loss(mask * eps.float(), mask * probe["noise"].float())
 
     def noisy_label_loss(
-        self, x: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        noise: torch.Tensor,
+        mask: torch.Tensor,
+        generator: torch.Generator | None = None,
+        form: str = "iguln",
+        population: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """NOISY LABEL's forget term: the native loss with x's masked region trained towards the noise image
-        [B, C, H, W] in [-1, 1]."""
-        return self.native_loss(x, mask, generator, target=noise)
+        """NOISY LABEL's forget term. form iguln: the native loss with x's masked region trained towards the noise
+        image [B, C, H, W] in [-1, 1]. form reference (Palette's code): the hole of the noisy image holds pure noise
+        eps, whatever the level, and the network is trained to predict that eps."""
+        if form != "reference":
+            return self.native_loss(x, mask, generator, target=noise)
+        mask = mask.expand(x.shape[0], 1, *x.shape[2:]).to(x.dtype)
+        probe = self.encode_probe(x, generator)
+        eps = predict_noise(self.unet, self._noisy_input(x, mask, probe, pure_noise=True), probe["gamma"])
+        return F.mse_loss(mask * eps.float(), mask * probe["noise"].float())
 
     def load_pretrained(self, cfg) -> dict:
         """Palette's released network (e.g. 16_Network.pth) through the key map in reference.py; returns

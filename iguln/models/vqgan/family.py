@@ -11,18 +11,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from iguln.core import seeding
 from iguln.core.errors import ConfigError, MissingArtefactError, number_in, positive_int
-from iguln.data.masks import coarse_mask, random_cells, random_rectangles
+from iguln.data.masks import coarse_mask, random_rectangles
 from iguln.models.generator import Generator, Stage
 from iguln.models.vqgan.decoding import iterative_fill
 from iguln.models.vqgan.discriminator import PatchDiscriminator, hinge_discriminator_loss
 from iguln.models.vqgan.perceptual import load_perceptual, perceptual_distance
 from iguln.models.vqgan.reference import mage_transformer_state, maskgit_tokenizer_state, split_mage_checkpoint
+from iguln.models.vqgan.token_mask import TokenMask, mage_masks
 from iguln.models.vqgan.tokenizer import Tokenizer
 from iguln.models.vqgan.transformer import TokenTransformer
 from iguln.models.weights import read_weights
 
 PERCEPTUAL = ("auto", "on", "off")
+MAGE_PIXELS = (0.0, 1.0)  # MaskGIT's VQ-GAN in MAGE's code: ToTensor() images in, clip(x * 255) out
 
 
 def _arch(
@@ -81,18 +84,14 @@ def vqgan_mage_base() -> dict:
     return _arch(256, [128, 128, 256, 256, 512], 2, 256, 1024, 32, 768, 12, 12, 768, 8, 16, 1000, 1100)
 
 
-def truncated_normal(low: float, high: float, mu: float, std: float, generator: torch.Generator | None) -> float:
-    """One draw of N(mu, std) truncated to [low, high] (inverse CDF)."""
-    normal = torch.distributions.Normal(mu, std)
-    a, b = normal.cdf(torch.tensor(low)), normal.cdf(torch.tensor(high))
-    u = a + (b - a) * torch.rand(1, generator=generator)
-    return float(normal.icdf(u).clamp(low, high))
-
-
 class VQGAN(Generator):
     family = "vqgan"
     paper = True
-    options = ("mask_ratio", "block_masks", "label_smoothing", "tokenizer")
+    options = ("mask_ratio", "block_masks", "label_smoothing", "tokenizer", "pixel_range", "token_drop")
+    neutral = {"pixel_range": None, "token_drop": False}
+    # MAGE's unlearning code weights its terms by (1 + label) and (1 - label) (2 on the term's own images); its
+    # MAX LOSS and NOISY LABEL by half that.
+    reference_weights = {"l2_noise": 2.0, "random_encoder": 2.0, "retain_label": 2.0}
     generation = ("decode",)
     presets = {"micro": vqgan_micro(), "tiny": vqgan_tiny(), "mage_base": vqgan_mage_base()}
     recipes = ("model.tokenizer.pretrain", "model.pretrain")
@@ -114,11 +113,33 @@ class VQGAN(Generator):
         number("tokenizer.beta", cfg.tokenizer.beta, 0.0, 10.0)
         number("tokenizer.adversarial_start", cfg.tokenizer.adversarial_start, 0.0, 1.0)
 
-    def __init__(self, arch: dict, mask_ratio: dict, block_masks: float, label_smoothing: float, tokenizer: dict):
+    @classmethod
+    def resolve_options(cls, cfg) -> None:
+        """model.pixel_range null: [0, 1] when MaskGIT's VQ-GAN is imported (MAGE's weights), else [-1, 1]."""
+        if cfg.get("pixel_range") is None and (cfg.get("pretrained") or cfg.get("pretrained_tokenizer")):
+            cfg.pixel_range = list(MAGE_PIXELS)
+
+    def __init__(
+        self,
+        arch: dict,
+        mask_ratio: dict,
+        block_masks: float,
+        label_smoothing: float,
+        tokenizer: dict,
+        pixel_range: list | None = None,
+        token_drop: bool = False,
+    ):
         super().__init__(
-            arch, mask_ratio=mask_ratio, block_masks=block_masks, label_smoothing=label_smoothing, tokenizer=tokenizer
+            arch,
+            mask_ratio=mask_ratio,
+            block_masks=block_masks,
+            label_smoothing=label_smoothing,
+            tokenizer=tokenizer,
+            pixel_range=pixel_range,
+            token_drop=token_drop,
         )
-        self.tokenizer = Tokenizer(arch["image_size"], arch["num_channels"], **arch["tokenizer"])
+        pixels = tuple(pixel_range) if pixel_range is not None else (-1.0, 1.0)
+        self.tokenizer = Tokenizer(arch["image_size"], arch["num_channels"], **arch["tokenizer"], pixel_range=pixels)
         self.tokenizer.requires_grad_(False)  # trained in its own stage only
         self.grid, self.factor = self.tokenizer.grid, self.tokenizer.factor
         self.transformer = TokenTransformer(arch["tokenizer"]["codebook_size"], self.grid**2, **arch["transformer"])
@@ -131,16 +152,35 @@ class VQGAN(Generator):
     def encoder(self) -> nn.Module:
         return self.transformer.encoder_modules()
 
+    def pixel_space(self) -> dict:
+        return {"range": [self.tokenizer.low, self.tokenizer.high]}
+
     def token_mask(self, mask: torch.Tensor, batch: int) -> torch.Tensor:
         """Pixel mask -> token mask [batch, L]: every token whose pixels touch the mask is masked."""
         return coarse_mask(mask, self.factor, batch)
 
+    def tokens_of(self, mask: torch.Tensor | TokenMask, batch: int, device) -> TokenMask:
+        """A pixel mask [B or 1, 1, H, W] as a token mask (nothing dropped), or a TokenMask as it is."""
+        if isinstance(mask, TokenMask):
+            return mask.to(device)
+        return TokenMask(self.token_mask(mask, batch).to(device))
+
+    def training_masks(self, batch: int, generator: torch.Generator | None = None) -> TokenMask:
+        """Pretraining masks for `batch` images: a random rectangle of tokens (model.block_masks of the batches),
+        or MAGE's random masking, with dropped tokens when model.token_drop is true."""
+        if torch.rand(1, generator=generator).item() < self.option_values["block_masks"]:
+            return TokenMask(random_rectangles(batch, self.grid, generator))
+        drop = bool(self.option_values.get("token_drop"))
+        return mage_masks(batch, self.grid**2, self.option_values["mask_ratio"], drop, generator)
+
     # -- the interface ----------------------------------------------------------------------------------------
 
-    def encode(self, x: torch.Tensor, mask: torch.Tensor, probe=None) -> torch.Tensor:
-        """Encoder token features [B, L+1, hidden] (class token first) of x's tokens, masked tokens hidden."""
+    def encode(self, x: torch.Tensor, mask: torch.Tensor | TokenMask, probe=None) -> torch.Tensor:
+        """Encoder token features [B, L+1, hidden] (class token first) of x's tokens, masked tokens hidden; with a
+        TokenMask that drops tokens, [B, 1 + kept, hidden] as MAGE's encoder returns."""
         tokens = self.tokenizer.encode_indices(x)
-        return self.transformer.encode(tokens, self.token_mask(mask, x.shape[0]).to(tokens.device))
+        m = self.tokens_of(mask, x.shape[0], tokens.device)
+        return self.transformer.encode(tokens, m.masked, m.dropped)
 
     def generate(self, x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Fill the masked tokens by iterative decoding, decode, and paste: unmasked pixels are x's own."""
@@ -160,45 +200,58 @@ class VQGAN(Generator):
             image = self.tokenizer.decode_indices(filled).to(x.dtype)
         return torch.where(mask.bool().expand_as(x), image, x)
 
-    def _training_tokens(self, batch: int, generator: torch.Generator | None) -> torch.Tensor:
-        """Pretraining token masks [batch, L]: a random rectangle, or MAGE's variable-ratio random tokens."""
-        if torch.rand(1, generator=generator).item() < self.option_values["block_masks"]:
-            return random_rectangles(batch, self.grid, generator)
-        ratio = self.option_values["mask_ratio"]
-        rate = truncated_normal(ratio["min"], 1.0, ratio["mu"], ratio["std"], generator)
-        length = self.grid**2
-        return random_cells(batch, length, max(1, math.ceil(length * rate)), generator)
-
-    def output(self, x: torch.Tensor, mask: torch.Tensor, probe=None) -> torch.Tensor:
-        """The transformer's token logits at the masked positions: [B, M, codebook_size]."""
+    def output(self, x: torch.Tensor, mask: torch.Tensor | TokenMask, probe=None, full: bool = False) -> torch.Tensor:
+        """The transformer's token logits at the masked positions: [B, M, codebook_size]; full: at every position,
+        the class token's included, over the whole vocabulary [B, L+1, V] (what the reference's RETAIN LABEL
+        compares)."""
         tokens = self.tokenizer.encode_indices(x)
-        masked = self.token_mask(mask, x.shape[0]).to(tokens.device)
-        return self.transformer(tokens, masked)[masked].view(x.shape[0], -1, self.tokenizer.codebook_size)
+        m = self.tokens_of(mask, x.shape[0], tokens.device)
+        features = self.transformer.encode(tokens, m.masked, m.dropped)
+        logits = self.transformer.decode(features, m.masked, m.dropped, full=full)
+        if full:
+            return logits
+        return logits[m.masked].view(x.shape[0], -1, self.tokenizer.codebook_size)
 
     def native_loss(
         self,
         x: torch.Tensor,
-        mask: torch.Tensor | None = None,
+        mask: torch.Tensor | TokenMask | None = None,
         generator: torch.Generator | None = None,
         target: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """MAGE's objective: label-smoothed cross-entropy of the true tokens at the masked positions. target: token
-        ids [B, L] the masked positions are trained towards instead (default x's own tokens)."""
+        """MAGE's objective: label-smoothed cross-entropy of the true tokens at the masked positions (dropped ones
+        included). mask None: the pretraining masks. target: token ids [B, L] the masked positions are trained
+        towards instead (default x's own tokens)."""
         tokens = self.tokenizer.encode_indices(x)
-        masked = self._training_tokens(x.shape[0], generator) if mask is None else self.token_mask(mask, x.shape[0])
-        masked = masked.to(tokens.device)
-        logits = self.transformer(tokens, masked)
+        m = self.training_masks(x.shape[0], generator) if mask is None else mask
+        m = self.tokens_of(m, x.shape[0], tokens.device)
+        logits = self.transformer(tokens, m.masked, m.dropped)
         labels = tokens if target is None else target.to(tokens.device)
         return F.cross_entropy(
-            logits[masked].float(), labels[masked], label_smoothing=self.option_values["label_smoothing"]
+            logits[m.masked].float(), labels[m.masked], label_smoothing=self.option_values["label_smoothing"]
         )
 
     def noisy_label_loss(
-        self, x: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        noise: torch.Tensor,
+        mask: torch.Tensor | TokenMask,
+        generator: torch.Generator | None = None,
+        form: str = "iguln",
+        population: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """NOISY LABEL for tokens: the masked positions are trained towards uniformly random token ids."""
+        """NOISY LABEL for tokens: the masked positions are trained towards random token ids: uniform over the
+        codebook (form iguln), or, as the reference, N(mean, std) of the token ids of the step's images
+        (`population`, default x), rounded and clamped to the codebook (form reference). The noise image is not
+        used: token ids have no pixels."""
         shape = (x.shape[0], self.grid**2)
-        labels = torch.randint(0, self.tokenizer.codebook_size, shape, generator=generator)
+        if form == "reference":
+            tokens = self.tokenizer.encode_indices(x if population is None else population).float()
+            sample = seeding.standard_normal(shape, generator).to(tokens.device)
+            labels = (sample * tokens.std() + tokens.mean()).clamp(0, self.tokenizer.codebook_size - 1).round()
+            labels = labels.long()
+        else:
+            labels = torch.randint(0, self.tokenizer.codebook_size, shape, generator=generator)
         return self.native_loss(x, mask, generator, target=labels)
 
     # -- released weights and pretraining ---------------------------------------------------------------------

@@ -1,6 +1,9 @@
-"""The VQ-GAN tokenizer: diffusers' VQModel as encoder, codebook and decoder, trained by iguln.
+"""The VQ-GAN tokenizer: diffusers' VQModel as encoder, codebook and decoder, trained by iguln or imported.
 
 Images [B, C, H, W] in [-1, 1] <-> token indices [B, L], L = (H / f) * (W / f), f = 2 ** (levels - 1), row-major.
+The network itself sees its weights' pixel range (`pixel_range`): [-1, 1] for a tokenizer trained here, [0, 1] for
+MaskGIT's VQ-GAN that MAGE uses (its code feeds ToTensor() images and writes clip(x * 255)); the conversion is
+here, at the tokenizer's boundary.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ class Tokenizer(nn.Module):
         codebook_size: int,
         norm_num_groups: int,
         mid_attention: bool,
+        pixel_range: tuple[float, float] = (-1.0, 1.0),
     ):
         super().__init__()
+        self.low, self.high = float(pixel_range[0]), float(pixel_range[1])
         levels = len(block_out_channels)
         self.vq = VQModel(
             in_channels=num_channels,
@@ -50,9 +55,17 @@ class Tokenizer(nn.Module):
         """[K, latent_channels]."""
         return self.vq.quantize.embedding.weight
 
+    def to_net(self, x: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] -> the network's pixel range."""
+        return x if (self.low, self.high) == (-1.0, 1.0) else self.low + (x + 1) * (self.high - self.low) / 2
+
+    def from_net(self, y: torch.Tensor) -> torch.Tensor:
+        """The network's pixel range -> [-1, 1] (not clamped)."""
+        return y if (self.low, self.high) == (-1.0, 1.0) else (y - self.low) * 2 / (self.high - self.low) - 1
+
     def latents(self, x: torch.Tensor) -> torch.Tensor:
-        """Continuous encoder output z: [B, latent_channels, grid, grid]."""
-        return self.vq.encode(x).latents
+        """Continuous encoder output z of images x in [-1, 1]: [B, latent_channels, grid, grid]."""
+        return self.vq.encode(self.to_net(x)).latents
 
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
         """Index of the nearest codebook entry for every latent vector: [B, grid * grid] int64."""
@@ -71,8 +84,9 @@ class Tokenizer(nn.Module):
         return self.nearest(self.latents(x))
 
     def decode_latents(self, z_q: torch.Tensor) -> torch.Tensor:
-        """Images [B, C, H, W] (not clamped) from quantised latents [B, latent_channels, grid, grid]."""
-        return self.vq.decode(z_q, force_not_quantize=True).sample
+        """Images [B, C, H, W] on [-1, 1]'s scale (not clamped) from quantised latents [B, latent_channels, grid,
+        grid]."""
+        return self.from_net(self.vq.decode(z_q, force_not_quantize=True).sample)
 
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
         """Images [B, C, H, W] in [-1, 1] from token indices [B, L]."""

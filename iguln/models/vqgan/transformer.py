@@ -101,22 +101,34 @@ class TokenTransformer(nn.Module):
         body = torch.where(masked, torch.full_like(tokens, self.mask_label), tokens)
         return torch.cat([torch.full_like(body[:, :1], self.cls_label), body], dim=1)
 
-    def encode(self, tokens: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
-        """Encoder features [B, L+1, D] of tokens [B, L] whose `masked` positions are hidden."""
+    def encode(self, tokens: torch.Tensor, masked: torch.Tensor, dropped: torch.Tensor | None = None) -> torch.Tensor:
+        """Encoder features of tokens [B, L] whose `masked` positions are hidden: [B, L+1, D], or [B, 1 + kept, D]
+        with the `dropped` positions [B, L] (the same number per row) left out of the sequence, as MAGE does."""
         x = self.token_emb(self.sequence(tokens, masked))
+        if dropped is not None:
+            keep = ~F.pad(dropped, (1, 0), value=False)
+            x = x[keep].view(x.shape[0], -1, x.shape[-1])
         for block in self.blocks:
             x = block(x)
         return self.norm(x)
 
-    def decode(self, features: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
-        """Logits over the codebook [B, L, K] from encoder features [B, L+1, D]."""
+    def decode(
+        self, features: torch.Tensor, masked: torch.Tensor, dropped: torch.Tensor | None = None, full: bool = False
+    ) -> torch.Tensor:
+        """Logits over the codebook [B, L, K] from encoder features (dropped positions are filled with the class
+        token's output, as masked ones are); full: every position and the whole vocabulary [B, L+1, V]."""
         x = self.decoder_embed(features)
+        if dropped is not None:
+            keep = ~F.pad(dropped, (1, 0), value=False)
+            padded = x[:, :1].expand(-1, keep.shape[1], -1).clone()
+            padded[keep] = x.reshape(-1, x.shape[-1])
+            x = padded
         hidden = F.pad(masked, (1, 0), value=False).unsqueeze(-1)
         x = torch.where(hidden, x[:, :1].expand_as(x), x) + self.decoder_pos_embed_learned
         for block in self.decoder_blocks:
             x = block(x)
         logits = self.mlm_layer(self.decoder_norm(x), self.token_emb.word_embeddings.weight.detach())
-        return logits[:, 1:, : self.codebook_size]
+        return logits if full else logits[:, 1:, : self.codebook_size]
 
-    def forward(self, tokens: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(tokens, masked), masked)
+    def forward(self, tokens: torch.Tensor, masked: torch.Tensor, dropped: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(self.encode(tokens, masked, dropped), masked, dropped)
