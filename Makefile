@@ -7,16 +7,33 @@ STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 TEST_ENV := HF_HUB_OFFLINE=1 WANDB_MODE=disabled
 
-.PHONY: install data demo test test-full lint format clean bench-demo reproduce-paper reproduce-mini
+LOCK := requirements.lock
+
+.PHONY: install data demo test test-full lint format clean lock bench bench-demo reproduce-paper reproduce-mini
 
 install: $(STAMP) data
 
-# The virtual environment and the package (editable, with the dev tools); redone when pyproject.toml changes.
-$(STAMP): pyproject.toml
+# The virtual environment with every package at its locked version (requirements.lock), then iguln itself
+# (editable, nothing else resolved); redone when the lock or pyproject.toml changes.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Write requirements.lock anew: pyproject.toml's dependencies (and the dev tools) resolved in a fresh environment,
+# every installed package pinned. Commit the result; `make install` then installs exactly it.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	{ echo "# iguln's locked environment, written by \`make lock\` from pyproject.toml on $$(date -u +%Y-%m-%d)."; \
+	  echo "# make install installs exactly these versions; each result record keeps this file's sha256."; \
+	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v '^pip=='; } > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	rm -rf .lock-venv
 
 # Fashion-MNIST from Debian when apt-get is there and we are root; otherwise torchvision downloads it on first use.
 data:

@@ -71,7 +71,17 @@ def test_train_writes_a_complete_record(outputs):
             assert rec["metrics"][model][s]["fid"]["n_generated"] == {"forget": 24, "retain": 96}[s]
     assert rec["split"]["forget"]["classes"] == ["trouser", "bag"]
     assert len(rec["split"]["forget"]["unlearn_indices"]) == 16 and len(rec["split"]["retain"]["eval_indices"]) == 96
-    assert rec["seeds"] == {"seed": 0, "split_seed": 0}
+    assert rec["seeds"] == {"seed": 0, "split_seed": 0, "model_seed": 0, "judge_seed": 0}
+    for s in SETS:  # the paired bootstrap intervals of each FID and of the unlearned / original ratio
+        low, high = rec["metrics"]["unlearned"][s]["fid"]["ci95"]
+        assert low <= rec["metrics"]["unlearned"][s]["fid"]["value"] <= high
+        ratio = rec["ratios"][s]
+        assert (
+            ratio["value"]
+            == rec["metrics"]["unlearned"][s]["fid"]["value"] / rec["metrics"]["original"][s]["fid"]["value"]
+        )
+        assert ratio["ci95"][0] <= ratio["value"] <= ratio["ci95"][1] and ratio["bootstrap"]["draws"] == 200
+    assert rec["versions"]["lock"]["matches"] is True
     assert rec["config"]["model"]["arch"]["transformer"]["hidden_size"] == 32  # the preset, written out
     assert rec["generation"] == {"iterations": 3, "temperature": 1.0, "choice_temperature": 4.5}
     assert (
@@ -97,8 +107,14 @@ def test_same_config_and_seed_give_the_same_numbers(outputs):
     second = record(iguln(outputs, "train", "train-again", "logger=wandb"))
     assert metric_values(second, "unlearned") == metric_values(first, "unlearned")
     assert second["models"]["unlearned"]["sha256"] == first["models"]["unlearned"]["sha256"]
-    other_seed = record(iguln(outputs, "train", "train-seed", "seed=1", "pretrain_if_missing=true"))
+    other_seed = record(iguln(outputs, "train", "train-seed", "seed=1"))  # no pretraining: the original is reused
     assert other_seed["split"]["forget"]["eval_indices"] != first["split"]["forget"]["eval_indices"]
+    assert other_seed["models"]["original"]["sha256"] == first["models"]["original"]["sha256"]
+    assert other_seed["models"]["unlearned"]["sha256"] != first["models"]["unlearned"]["sha256"]
+    assert (
+        len(list((outputs / "store" / "original").iterdir())) == 1
+        and len(list((outputs / "store" / "judge").iterdir())) == 1
+    )
 
 
 def test_eval_scores_the_unlearned_and_the_original_as_train_did(outputs):

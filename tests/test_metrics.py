@@ -99,3 +99,26 @@ def test_inception_refuses_a_pickled_object(tmp_path):
     torch.save({"weights": object()}, tmp_path / "evil.pth")  # not tensors: weights_only loading must refuse it
     with pytest.raises(MissingArtefactError, match="could not be loaded"):
         inception_backbone(str(tmp_path / "evil.pth"), torch.device("cpu"))
+
+
+def test_the_bootstrap_s_fid_is_torchmetrics_fid_and_its_interval_holds_the_estimate():
+    from iguln.metrics.bootstrap import fid_interval, frechet, ratio_interval
+
+    real, fake = features(300, seed=0), features(300, shift=0.5, seed=1)
+    assert frechet(real, fake) == pytest.approx(fid(real, fake), rel=1e-6)
+    low, high = fid_interval(real, fake, 100, seed=0)
+    assert low < fid(real, fake) < high and fid_interval(real, fake, 100, seed=0) == [low, high]
+    assert ratio_interval(real, fake, fake, 50, seed=0) == [1.0, 1.0]  # paired: the same model, the same draws
+    farther = features(300, shift=1.5, seed=2)
+    r_low, r_high = ratio_interval(real, fake, farther, 100, seed=0)
+    assert 1 < r_low < fid(real, farther) / fid(real, fake) < r_high
+
+
+def test_fid_entries_carry_a_paired_interval_unless_it_is_off():
+    backbone = Backbone("b", "w", lambda x: {}, ("pool", "logits", "embed"))
+    real = {"pool": features(), "logits": features(), "embed": features()}
+    fake = {"pool": features(seed=2, shift=0.3), "logits": features(seed=2), "embed": features(seed=2)}
+    entry = metric_entries(real, fake, backbone, 2, 0, bootstrap=50)["fid"]
+    assert entry["bootstrap"] == {"draws": 50, "level": 0.95, "paired": True, "seed": 0}
+    assert entry["ci95"][0] < entry["value"] < entry["ci95"][1]
+    assert "ci95" not in metric_entries(real, fake, backbone, 2, 0, bootstrap=0)["fid"]

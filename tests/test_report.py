@@ -67,7 +67,9 @@ def test_rows_cells_failures_and_missing_metrics(runs):
     table = markdown(blocks)
     assert "| Original | 10.000 | 2.000 | 0.900 | 5.000 | 2.000 | 0.900 |" in table
     assert "| Ours (α=1) | 60.000 | 2.000 | 0.900 | 5.500 | missing | 0.900 |" in table
-    assert "forget FID ↑ | forget IS ↓ | forget CLIP ↓ | retain FID ↓ | retain IS ↑ | retain CLIP ↑" in table
+    # the similarity column is named for the network that computed it: the domain judge here, not CLIP
+    header = "forget FID ↑ | forget IS ↓ | forget judge similarity ↓ | retain FID ↓ | retain IS ↑ | retain judge simil"
+    assert header in table and "CLIP" not in table
     assert "- missing: Ours (α=1) / retain / is: no logits" in table
     assert "FAILED" in table and "broken" in table and "RuntimeError: out of memory" in table
     assert "domain-judge (test accuracy 0.900)" in table and "10 generated vs 10 real" in table
@@ -93,3 +95,30 @@ def test_report_without_train_records_says_so(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["report", str(tmp_path / "r"), f"paths.outputs={tmp_path}"])
     assert "iguln train" in capsys.readouterr().err
+
+
+def test_runs_of_several_seeds_fold_into_one_row_with_mean_sd_and_n(tmp_path):
+    runs = []
+    for seed, forget_fid in enumerate((40.0, 44.0, 48.0)):
+        rec = record("l2_noise", forget_fid)
+        rec["seeds"] = {"seed": seed}
+        rec["ratios"] = {"forget": {"value": forget_fid / 10.0, "ci95": [forget_fid / 11.0, forget_fid / 9.0]}}
+        runs.append((tmp_path / f"s{seed}" / "results.json", rec))
+    twice = record("max_loss", 20.0)
+    twice["seeds"] = {"seed": 0}
+    runs += [(tmp_path / "a" / "results.json", twice), (tmp_path / "b" / "results.json", twice)]
+    (block,) = build_blocks(runs)
+    labels = [r.label for r in block.rows]
+    assert labels == ["Original", "MAX LOSS (a)", "MAX LOSS (b)", "Ours"]  # one seed twice stays apart
+    ours = block.rows[-1]
+    assert ours.seeds == [0, 1, 2] and ours.metrics["forget"]["fid"]["n"] == 3
+    assert ours.metrics["forget"]["fid"]["value"] == pytest.approx(44.0) and ours.metrics["forget"]["fid"][
+        "sd"
+    ] == pytest.approx(4.0)
+    assert ours.ratios["forget"]["value"] == pytest.approx(4.4) and ours.ratios["forget"]["n"] == 3
+    table = markdown([block])
+    assert "| Ours | 44.000 ± 4.000 (n=3) |" in table and "4.400 ± 0.400 (n=3)" in table
+    assert "Rows run with several seeds (0, 1, 2) show mean ± sd (n) over them." in table
+    single = record("l2_noise", 30.0)
+    single["metrics"]["unlearned"]["forget"]["fid"]["ci95"] = [28.0, 33.5]
+    assert "| Ours | 30.000 [28.000, 33.500] |" in markdown(build_blocks([(tmp_path / "x.json", single)]))

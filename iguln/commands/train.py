@@ -62,7 +62,7 @@ def run(cfg: DictConfig) -> None:
                 record["models"]["unlearned"] = save_unlearned(job, result, path, manifest["sha256"], config)
         models = {"original": original, "unlearned": result}
         embeddings: dict = {}
-        record["metrics"], record["features_reused"] = score_with_paired_metrics(
+        record["metrics"], record["features_reused"], record["ratios"] = score_with_paired_metrics(
             job, backbone, {k: (m, stored[k]) for k, m in models.items()}, embeddings
         )
         if not main:

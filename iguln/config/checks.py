@@ -106,7 +106,9 @@ def check_config(cfg: DictConfig, command: str) -> None:
     check_accel(cfg.trainer)
     if cfg.trainer.precision not in PRECISIONS:
         raise ConfigError("trainer.precision", cfg.trainer.precision, PRECISIONS)
-    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
-        raise ConfigError("seed", cfg.seed, "an integer >= 0")
+    for key in ("seed", "model.seed", "eval.judge.seed"):
+        value = OmegaConf.select(cfg, key, default=0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(key, value, "an integer >= 0")
     resolve_device(cfg.trainer.device)
     check_distributed(cfg)

@@ -14,6 +14,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def model_seed(cfg) -> int:
+    """The seed of the original generator (model.seed; 0 for a family config without one): its initialisation,
+    its pretraining's batches and masks, and its store key. The job's own `seed` varies the unlearning, the images
+    chosen and the sampling, so `-m seed=0,1,2` reuses one original."""
+    return int(cfg.model.get("seed", 0))
+
+
 def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
     """A torch.Generator seeded with `seed` (each consumer gets its own, so adding one never shifts another)."""
     return torch.Generator(device=device).manual_seed(seed)

@@ -1,18 +1,64 @@
-"""Versions of the packages a result depends on (recorded with every model and result)."""
+"""Versions of the packages a result depends on, and the locked environment they should come from (recorded with
+every model and result).
+
+The lock (requirements.lock at the top of the repository; `make lock` writes it, `make install` installs from it)
+holds the exact version of every package. A record says which lock it was made with (its sha256) and whether the
+installed packages are the locked ones.
+"""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import platform
+import re
 from importlib import metadata
+from pathlib import Path
 
 PACKAGES = ("iguln", "torch", "torchvision", "transformers", "diffusers", "timm", "torchmetrics", "hydra-core")
+LOCK = Path(__file__).resolve().parents[2] / "requirements.lock"  # beside the package, in a checkout
 
 
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_lock(path: Path = LOCK) -> dict[str, str]:
+    """{package: version} of a lock file's `name==version` lines (comments and blank lines skipped)."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            pins[_canonical(name)] = version.strip()
+    return pins
+
+
+def installed(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@functools.cache
+def lock_status(path: Path = LOCK) -> dict:
+    """The lock a run was made with: {"file", "sha256", "matches", "differs": [package: installed vs locked]}, or
+    {"file": None, "missing": why} when there is no lock beside the package (an installed wheel, say)."""
+    if not path.is_file():
+        return {"file": None, "missing": f"no {path.name} beside the package (installed without a checkout)"}
+    differs = []
+    for name, version in read_lock(path).items():
+        have = installed(name)
+        if have != version:
+            differs.append(f"{name}: {have or 'not installed'} (locked {version})")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"file": path.name, "sha256": digest, "matches": not differs, "differs": differs}
+
+
+def package_versions() -> dict:
+    versions: dict = {"python": platform.python_version()}
     for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
+        versions[name] = installed(name) or "not installed"
+    versions["lock"] = lock_status()
     return versions

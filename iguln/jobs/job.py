@@ -79,7 +79,13 @@ def load_backbone(job: Job) -> Backbone:
     def judge() -> Backbone:
         recipe = read_recipe(cfg.judge, "eval.judge")
         net, manifest, path = load_or_train_judge(
-            job.source, cfg.judge.width, recipe, job.cfg.paths.store, job.device, job.cfg.seed, job.precision
+            job.source,
+            cfg.judge.width,
+            recipe,
+            job.cfg.paths.store,
+            job.device,
+            cfg.judge.get("seed", 0),
+            job.precision,
         )
         log.info("domain judge %s: test accuracy %.4f", path, manifest["test_accuracy"])
         return domain_backbone(net, manifest)

@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from iguln.core.errors import MissingArtefactError
 from iguln.core.io import sha256_file
+from iguln.core.seeding import model_seed
 from iguln.data.sources import data_identity
 from iguln.jobs.job import Job
 from iguln.jobs.pretraining import pretrain_generator
@@ -43,7 +44,7 @@ def trained_key(job: Job, classes: list[int]) -> dict:
         "model": weights_key(job.cfg.model),
         "data": data_identity(job.cfg.data, job.source),
         "classes": sorted(classes),
-        "seed": job.cfg.seed,
+        "seed": model_seed(job.cfg),
     }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from iguln.core.seeding import make_generator, seed_modules
+from iguln.core.seeding import make_generator, model_seed, seed_everything, seed_modules
 from iguln.data.batches import BatchStream
 from iguln.data.split import pretrain_indices
 from iguln.jobs.job import Job
@@ -35,7 +35,9 @@ def pretrain_generator(job: Job, classes: list[int], path: Path, role: str, key:
     """Train a fresh generator on the train images of `classes`, stage by stage, with its own losses, and save it
     to `path` (role "original" or "retrain") with its store key `key`."""
     cfg, device = job.cfg, job.device
+    seed = model_seed(cfg)
     data = job.source.subset("train", pretrain_indices(job.source.targets("train"), classes))
+    seed_everything(seed)  # the weights' initialisation: the original's seed, whatever the job's
     generator = build_generator(cfg.model).to(device)
     log.info(
         "pretraining %s %s (%s, %.2f M parameters) on %d images of %d classes",
@@ -62,11 +64,9 @@ def pretrain_generator(job: Job, classes: list[int], path: Path, role: str, key:
             continue
         recipe = read_recipe(OmegaConf.select(cfg, stage.recipe), stage.recipe)
         stage.begin()
-        batches = BatchStream(
-            data, recipe.batch_size, cfg.seed + 10 * i, cfg.trainer.num_workers, device.type == "cuda"
-        )
-        masks = make_generator(cfg.seed + 5 + 10 * i)
-        seed_modules(cfg.seed + 6 + 10 * i)
+        batches = BatchStream(data, recipe.batch_size, seed + 10 * i, cfg.trainer.num_workers, device.type == "cuda")
+        masks = make_generator(seed + 5 + 10 * i)
+        seed_modules(seed + 6 + 10 * i)
 
         def step(stage=stage, batches=batches, masks=masks):
             return stage.loss(next(batches).to(device, non_blocking=True), masks)

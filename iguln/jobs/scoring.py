@@ -15,6 +15,7 @@ from iguln.data.sources import data_identity
 from iguln.data.split import SETS
 from iguln.jobs.job import Job
 from iguln.metrics.backbones import Backbone
+from iguln.metrics.bootstrap import LEVEL, ratio_interval
 from iguln.metrics.catalogue import paired_metrics
 from iguln.metrics.evaluate import extract_features, metric_entries
 from iguln.models.generator import Generator
@@ -45,6 +46,7 @@ def score_models(
     models: dict[str, tuple[Generator, str | None]],
     embeddings: dict | None = None,
     watchers: dict[str, Callable[[torch.Tensor, torch.Tensor], None]] | None = None,
+    features: dict | None = None,
 ) -> tuple[dict, list[str]]:
     """Metrics of each named generator on the forget and retain test sets. models: name -> (generator, the sha256
     of its stored weights, or None); features of the ground truth and of stored generators come from the store
@@ -52,7 +54,8 @@ def score_models(
     (metrics, which feature sets were reused). `embeddings`, when given, receives the backbone embeddings
     ("<model>/<set>": [N, D], the first EMBEDDINGS_KEPT of each) for the report's T-SNE. `watchers`
     ("<model>/<set>" -> observe(inputs, outputs)) see that model's generated outputs batch by batch; such a set
-    is always generated, not taken from the store."""
+    is always generated, not taken from the store. `features`, when given, receives every feature set
+    ("real/<set>", "<model>/<set>": {feature: [N, D]})."""
     cfg, sets, store = job.cfg, job.eval_sets(), job.cfg.paths.store
     seed = scoring_seed(cfg)
     start, reused = time.perf_counter(), {}
@@ -66,6 +69,8 @@ def score_models(
             lambda s=s: extract_features(backbone, sets[s], cfg.eval.batch_size, job.device, job.precision),
         )
     job.timings["eval_real"] = round(time.perf_counter() - start, 3)
+    if features is not None:
+        features.update({f"real/{s}": real[s] for s in SETS})
     metrics = {}
     for name, (generator, sha256) in models.items():
         start = time.perf_counter()
@@ -92,7 +97,10 @@ def score_models(
                 if distributed.active():  # each process samples its share with its own seed
                     key["processes"] = distributed.world_size()
                 fake, reused[f"{name}/{s}"] = cached_features(store, f"{name}-{s}", key, generate)
-            metrics[name][s] = metric_entries(real[s], fake, backbone, cfg.eval.is_splits, seed)
+            bootstrap = cfg.eval.get("bootstrap", 0)
+            metrics[name][s] = metric_entries(real[s], fake, backbone, cfg.eval.is_splits, seed, bootstrap)
+            if features is not None:
+                features[f"{name}/{s}"] = fake
             if embeddings is not None and "embed" in fake:
                 embeddings[f"{name}/{s}"] = fake["embed"][:EMBEDDINGS_KEPT].clone()
         job.timings[f"eval_{name}"] = round(time.perf_counter() - start, 3)
@@ -101,9 +109,9 @@ def score_models(
 
 def score_with_paired_metrics(
     job: Job, backbone: Backbone, models: dict[str, tuple[Generator, str | None]], embeddings: dict | None = None
-) -> tuple[dict, list[str]]:
-    """score_models for {"original": ..., "unlearned": ...}, and every paired metric of the catalogue (LPIPS) of
-    the unlearned model's retain outputs against the original's, in the same scoring pass."""
+) -> tuple[dict, list[str], dict]:
+    """score_models for {"original": ..., "unlearned": ...}, every paired metric of the catalogue (LPIPS) of the
+    unlearned model's retain outputs against the original's, in the same scoring pass, and the FID ratios."""
     original = models["original"][0]
     args = (job.cfg.eval, original, job.mask, job.device, job.precision, scoring_seed(job.cfg))
     watchers = {m.name: m.watch(*args) for m in paired_metrics()}
@@ -113,7 +121,28 @@ def score_with_paired_metrics(
         for watcher in active:
             watcher(inputs, outputs)
 
-    metrics, reused = score_models(job, backbone, models, embeddings, {"unlearned/retain": observe} if active else None)
+    features: dict = {}
+    watch = {"unlearned/retain": observe} if active else None
+    metrics, reused = score_models(job, backbone, models, embeddings, watch, features)
     for name, watcher in watchers.items():
         metrics["unlearned"]["retain"][name] = watcher.entry()
-    return metrics, reused
+    return metrics, reused, fid_ratios(metrics, features, job.cfg.eval.get("bootstrap", 0), scoring_seed(job.cfg))
+
+
+def fid_ratios(metrics: dict, features: dict, bootstrap: int, seed: int) -> dict:
+    """Per set, unlearned FID / original FID, with its paired bootstrap interval (one resample of the images for
+    both models): {"forget": {"value", "ci95", "bootstrap"}, "retain": ...}; missing with the reason when either
+    FID is."""
+    ratios = {}
+    for s in SETS:
+        original, unlearned = metrics["original"][s]["fid"], metrics["unlearned"][s]["fid"]
+        if original["value"] is None or unlearned["value"] is None or original["value"] <= 0:
+            ratios[s] = {"value": None, "missing": "an FID of the two models is missing or 0"}
+            continue
+        entry = {"value": unlearned["value"] / original["value"], "unit": "unlearned FID / original FID"}
+        real, a, b = (features[f"{m}/{s}"].get("pool") for m in ("real", "original", "unlearned"))
+        if bootstrap and a is not None and len(real) == len(a) == len(b):
+            entry["ci95"] = ratio_interval(real, a, b, bootstrap, seed)
+            entry["bootstrap"] = {"draws": bootstrap, "level": LEVEL, "paired": True, "seed": seed}
+        ratios[s] = entry
+    return ratios

@@ -24,10 +24,12 @@ class MetricMissing(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """What a feature metric may need besides the features: the IS splits and the seed of any shuffle."""
+    """What a feature metric may need besides the features: the IS splits, the seed of any shuffle or resample,
+    and how many bootstrap draws an interval takes (0: none)."""
 
     splits: int
     seed: int
+    bootstrap: int = 0
 
 
 FeatureCompute = Callable[[torch.Tensor, torch.Tensor, Settings], "float | dict[str, Any]"]
@@ -47,6 +49,11 @@ class Metric:
     compute: FeatureCompute | None = None
     watch: Callable[..., Any] | None = None
     table: bool = True  # a column of the paper's tables (both sets, every row)
+    named: Callable[[set[str]], str] | None = None  # its header for the backbones that computed it
+
+    def header_for(self, backbones: set[str]) -> str:
+        """The column header for values computed by `backbones` (a metric may be named for its network)."""
+        return self.named(backbones) if self.named is not None else self.header
 
     def arrow(self, subset: str | None = None) -> str:
         """The better direction: for an output's quality, or for unlearning on `subset` (on the forget set
@@ -74,12 +81,17 @@ def table_metrics() -> list[Metric]:
     return [m for m in METRICS.values() if m.table]
 
 
-def _fid(real: torch.Tensor, fake: torch.Tensor, settings: Settings) -> float:
+def _fid(real: torch.Tensor, fake: torch.Tensor, settings: Settings) -> dict:
+    from iguln.metrics.bootstrap import LEVEL, fid_interval
     from iguln.metrics.scores import fid
 
     if min(len(real), len(fake)) < 2:
         raise MetricMissing("FID needs at least 2 generated and 2 real images")
-    return fid(real, fake)
+    entry: dict = {"value": fid(real, fake)}
+    if settings.bootstrap and len(real) == len(fake):  # paired: each output with its own image
+        entry["ci95"] = fid_interval(real, fake, settings.bootstrap, settings.seed)
+        entry["bootstrap"] = {"draws": settings.bootstrap, "level": LEVEL, "paired": True, "seed": settings.seed}
+    return entry
 
 
 def _inception_score(real: torch.Tensor, fake: torch.Tensor, settings: Settings) -> dict:
@@ -95,6 +107,15 @@ def _similarity(real: torch.Tensor, fake: torch.Tensor, settings: Settings) -> f
     from iguln.metrics.scores import mean_cosine
 
     return mean_cosine(fake, real)
+
+
+def _similarity_name(backbones: set[str]) -> str:
+    """The paper's "CLIP" column is CLIP only when a CLIP network computed it."""
+    if backbones and all(b.startswith("clip:") for b in backbones):
+        return "CLIP"
+    if backbones == {"domain-judge"}:
+        return "judge similarity"
+    return "embedding similarity"
 
 
 def _lpips_watcher(*args):
@@ -127,6 +148,7 @@ for _metric in (
         higher_is_better=True,
         feature="embed",
         compute=_similarity,
+        named=_similarity_name,
     ),
     Metric(
         "lpips",

@@ -48,7 +48,9 @@ def extract_features(
     return distributed.gather_rows({key: torch.cat(value) for key, value in chunks.items()})
 
 
-def metric_entries(real: dict, fake: dict, backbone: Backbone, splits: int, seed: int) -> dict[str, dict]:
+def metric_entries(
+    real: dict, fake: dict, backbone: Backbone, splits: int, seed: int, bootstrap: int = 0
+) -> dict[str, dict]:
     """Every feature metric of the catalogue, each with its backbone and sample counts, or missing with a reason."""
     n_fake, n_real = len(next(iter(fake.values()))), len(next(iter(real.values())))
     counts = {"n_generated": n_fake, "n_real": n_real}
@@ -59,7 +61,7 @@ def metric_entries(real: dict, fake: dict, backbone: Backbone, splits: int, seed
             entry["missing"] = f"backbone {entry['backbone']} has no '{metric.feature}' features"
         else:
             try:
-                value = metric.compute(real[metric.feature], fake[metric.feature], Settings(splits, seed))
+                value = metric.compute(real[metric.feature], fake[metric.feature], Settings(splits, seed, bootstrap))
                 entry.update(value if isinstance(value, dict) else {"value": value})
             except MetricMissing as missing:
                 entry["missing"] = str(missing)

@@ -132,8 +132,9 @@ def configure_generation(generator: Generator, cfg: DictConfig) -> None:
 def weights_key(cfg: DictConfig) -> dict[str, Any]:
     """The part of a resolved `model` config that decides the trained weights: generation settings are left out,
     and so are top-level keys set to null or to the family's neutral value, so that a new optional setting does
-    not orphan existing originals."""
+    not orphan existing originals, and the seed (the store key holds it on its own)."""
     values = OmegaConf.to_container(cfg, resolve=True)
+    values.pop("seed", None)
     family = family_of(cfg.name)
     neutral = family.neutral
     return {

@@ -15,17 +15,38 @@ def columns() -> list[tuple[str, Metric]]:
     return [(s, m) for s in SETS for m in table_metrics()]
 
 
-def header(subset: str, metric: Metric) -> str:
-    return f"{metric.header} {metric.arrow(subset)}"
+def backbones(block: Block, metric: Metric) -> set[str]:
+    """The networks that computed `metric` in the block's rows."""
+    return {
+        row.metrics[s][metric.name]["backbone"]
+        for row in block.rows
+        for s in SETS
+        if "backbone" in row.metrics.get(s, {}).get(metric.name, {})
+    }
+
+
+def header(subset: str, metric: Metric, block: Block | None = None) -> str:
+    name = metric.header_for(backbones(block, metric)) if block is not None else metric.header
+    return f"{name} {metric.arrow(subset)}"
 
 
 def cell(entry: dict | None) -> str:
-    """A metric's value to 3 decimals; "missing" (its reason is listed below the table) when it has none."""
+    """A metric's value to 3 decimals: "mean ± sd (n=...)" for a row folded over seeds, "value [low, high]" with a
+    bootstrap interval; "missing" (its reason is listed below the table) when it has none."""
     if entry is None:
         return "—"
     if entry.get("value") is None:
         return "missing"
+    if entry.get("n", 1) > 1:
+        return f"{entry['value']:.3f} ± {entry['sd']:.3f} (n={entry['n']})"
+    if entry.get("ci95"):
+        low, high = entry["ci95"]
+        return f"{entry['value']:.3f} [{low:.3f}, {high:.3f}]"
     return f"{entry['value']:.3f}"
+
+
+def ratio_cell(row, subset: str) -> str:
+    return "—" if not row.ratios else cell(row.ratios.get(subset))
 
 
 def _missing(block: Block) -> list[str]:
@@ -42,11 +63,13 @@ def markdown(blocks: list[Block]) -> str:
     for block in blocks:
         out.append(f"### {block.data} — {block.model}\n")
         cols = columns()
-        out.append("| row | " + " | ".join(f"{s} {header(s, m)}" for s, m in cols) + " |")
-        out.append("|---" * (1 + len(cols)) + "|")
+        ratio_headers = "".join(f" {s} FID ratio |" for s in SETS)
+        out.append("| row | " + " | ".join(f"{s} {header(s, m, block)}" for s, m in cols) + f" |{ratio_headers}")
+        out.append("|---" * (1 + len(cols) + len(SETS)) + "|")
         for row in block.rows:
             cells = " | ".join(cell(row.metrics.get(s, {}).get(m.name)) for s, m in cols)
-            out.append(f"| {row.label} | {cells} |")
+            ratios = " | ".join(ratio_cell(row, s) for s in SETS)
+            out.append(f"| {row.label} | {cells} | {ratios} |")
         out.append(f"\n{block.caption()}")
         out += [f"- missing: {m}" for m in _missing(block)]
         out += [f"- FAILED: {path}: {error}" for path, error in block.failed]
@@ -58,21 +81,23 @@ def csv_text(blocks: list[Block]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(
-        ["data", "model", "row", "alpha", "set", "metric", "value", "better", "backbone", "n_generated", "n_real",
-         "missing", "record"]
+        ["data", "model", "row", "alpha", "seeds", "set", "metric", "value", "sd", "n", "ci95_low", "ci95_high",
+         "better", "backbone", "n_generated", "n_real", "missing", "record"]
     )  # fmt: skip
     for block in blocks:
         for row in block.rows:
-            for s, m in columns():
-                entry = row.metrics.get(s, {}).get(m.name, {})
+            seeds = " ".join(str(s) for s in row.seeds) if row.seeds else row.seed
+            cells = [(s, m.name, row.metrics.get(s, {}).get(m.name, {}), m.arrow(s)) for s, m in columns()]
+            cells += [(s, "fid_ratio", row.ratios.get(s, {}), "") for s in SETS if row.ratios]
+            for s, name, entry, better in cells:
+                low, high = entry.get("ci95") or (None, None)
                 writer.writerow(
-                    [block.data, block.model, row.label, row.alpha, s, m.name, entry.get("value"), m.arrow(s),
-                     entry.get("backbone"), entry.get("n_generated"), entry.get("n_real"), entry.get("missing", ""),
-                     row.path]
+                    [block.data, block.model, row.label, row.alpha, seeds, s, name, entry.get("value"),
+                     entry.get("sd"), entry.get("n", 1), low, high, better, entry.get("backbone"),
+                     entry.get("n_generated"), entry.get("n_real"), entry.get("missing", ""), row.path]
                 )  # fmt: skip
         for path, error in block.failed:
-            writer.writerow([block.data, block.model, "FAILED", None, None, None, None, None, None, None, None, error,
-                             path])  # fmt: skip
+            writer.writerow([block.data, block.model, "FAILED", *[None] * 13, error, path])
     return buffer.getvalue()
 
 
@@ -91,7 +116,7 @@ def latex(blocks: list[Block]) -> str:
         out.append(
             " & " + " & ".join(rf"\multicolumn{{{per_set}}}{{c}}{{{s.capitalize()} set}}" for s in SETS) + r" \\"
         )
-        out.append(" & " + " & ".join(_tex(header(s, m)) for s, m in cols) + r" \\")
+        out.append(" & " + " & ".join(_tex(header(s, m, block)) for s, m in cols) + r" \\")
         out.append(r"\midrule")
         for row in block.rows:
             values = " & ".join(cell(row.metrics.get(s, {}).get(m.name)) for s, m in cols)

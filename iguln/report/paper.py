@@ -9,6 +9,7 @@ from pathlib import Path
 
 from iguln.data.split import SETS
 from iguln.metrics.catalogue import table_metrics
+from iguln.report.aggregate import fold_ratios, fold_sets
 from iguln.unlearn.losses import LOSSES, PROXY, loss_entry
 
 ORIGINAL = "Original"
@@ -54,6 +55,9 @@ class Row:
     alpha: float | None = None
     samples: str | None = None  # the run's sample grid (samples.png)
     embeddings: str | None = None  # the run's kept backbone embeddings (embeddings.pt)
+    ratios: dict = field(default_factory=dict)  # set -> the unlearned / original FID entry
+    seed: int | None = None  # the job's seed (None: a fold of several seeds, `seeds` lists them)
+    seeds: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -80,11 +84,17 @@ class Block:
         )
         text = (
             f"{self.data}, model {self.model}. Backbone: {'; '.join(sorted(backbones)) or 'none'}. Images: {sizes}. "
-            "Arrows: the better direction for unlearning (forget: FID up, IS and CLIP down; retain: FID down, IS "
-            "and CLIP up)."
+            "Arrows: the better direction for unlearning (the forget set's images should get worse, the retain set's "
+            "stay good). FID ratio: unlearned / original FID."
         )
         if len(self.originals) > 1:
             text += f" Rows come from {len(self.originals)} different original generators."
+        folded = sorted({tuple(r.seeds) for r in self.rows if r.seeds})
+        if folded:
+            seeds = "; ".join(", ".join(str(s) for s in group) for group in folded)
+            text += f" Rows run with several seeds ({seeds}) show mean ± sd (n) over them."
+        if any(e.get("ci95") for r in self.rows for m in r.metrics.values() for e in m.values()):
+            text += " [low, high]: the paired bootstrap 95 % interval over the test images."
         return text
 
 
@@ -98,8 +108,10 @@ def _model_name(record: dict) -> str:
 
 def build_blocks(records: list[tuple[Path, dict]]) -> list[Block]:
     """Blocks of the paper's table from (path, record) pairs of `iguln train` records; other commands' records
-    are left out, failed ones listed in their block."""
+    are left out, failed ones listed in their block. Runs of one row that differ only in their seed are folded into
+    one row (mean, sd, n of each metric); so is the original's row."""
     blocks: dict[tuple[str, str], Block] = {}
+    originals: dict[tuple[str, str], dict[int, Row]] = {}
     for path, record in records:
         if record.get("command") != "train":
             continue
@@ -108,8 +120,10 @@ def build_blocks(records: list[tuple[Path, dict]]) -> list[Block]:
         if record.get("status") != "complete":
             block.failed.append((str(path), record.get("error", f"status {record.get('status')}")))
             continue
-        if not block.originals:
-            block.rows.append(Row(ORIGINAL, record["metrics"]["original"], str(path)))
+        seed = record.get("seeds", {}).get("seed")
+        originals.setdefault(key, {}).setdefault(
+            seed, Row(ORIGINAL, record["metrics"]["original"], str(path), seed=seed)
+        )
         block.originals.add(record["models"]["original"]["sha256"])
         block.rows.append(
             Row(
@@ -119,12 +133,43 @@ def build_blocks(records: list[tuple[Path, dict]]) -> list[Block]:
                 method_of(record)["alpha"],
                 record.get("samples"),
                 record.get("embeddings"),
+                record.get("ratios", {}),
+                seed,
             )
         )
-    for block in blocks.values():
-        _label_repeats(block)
+    for key, block in blocks.items():
+        block.rows = _folded(list(originals.get(key, {}).values())) + _folded(block.rows)
         block.rows.sort(key=lambda r: (_rank(r.label), r.alpha if r.alpha is not None else -1.0))
+        _label_repeats(block)
     return [blocks[k] for k in sorted(blocks)]
+
+
+def _folded(rows: list[Row]) -> list[Row]:
+    """Rows of one label and alpha with distinct seeds -> one folded row; repeats of a seed stay apart."""
+    groups: dict[tuple, list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.label, row.alpha), []).append(row)
+    out = []
+    for group in groups.values():
+        seeds = [r.seed for r in group]
+        if len(group) < 2 or len(set(seeds)) < len(seeds) or None in seeds:
+            out += group
+            continue
+        first = group[0]
+        out.append(
+            Row(
+                first.label,
+                fold_sets([r.metrics for r in group]),
+                first.path,
+                first.alpha,
+                first.samples,
+                first.embeddings,
+                fold_ratios([r.ratios for r in group]),
+                None,
+                sorted(seeds),
+            )
+        )
+    return out
 
 
 def _rank(label: str) -> int:

@@ -18,7 +18,12 @@ def new_record(command: str, config: dict, seed: int, split: dict) -> dict:
         "command": command,
         "status": "running",
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "seeds": {"seed": seed, "split_seed": config["split"].get("seed", seed)},
+        "seeds": {
+            "seed": seed,
+            "split_seed": config["split"].get("seed", seed),
+            "model_seed": config.get("model", {}).get("seed", 0),
+            "judge_seed": config.get("eval", {}).get("judge", {}).get("seed", 0),
+        },
         "split": split,
         "models": {},
         "metrics": {},

@@ -1,0 +1,135 @@
+"""Does the demo's method hold beyond the split and seed it was set on? Every family x 3 seeds x 3 forget splits of
+`experiment=demo` (settings fixed in the configs before these runs), against the demo's targets: forget FID at
+least 3x the original's and retain FID at most 1.10x, with paired bootstrap 95 % intervals of both ratios.
+
+    python benchmarks/matrix.py [--families vqgan,mae,diffusion] [--seeds 0,1,2] [--outputs DIR] [--report-only]
+                                [OVERRIDE ...]
+
+Each family's original is trained once (model.seed 0) and shared by its nine jobs; the seed varies the unlearning,
+the images chosen and the sampling. Writes benchmarks/results/matrix.md and matrix.json from the records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from provenance import REPO, write
+
+CLASSES = ["tshirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot"]
+SPLITS = {  # forget classes; the other eight are retained. Fixed before any run: the demo's, the issue's, one more
+    "trouser+bag": ["trouser", "bag"],
+    "sandal+pullover": ["sandal", "pullover"],
+    "dress+sneaker": ["dress", "sneaker"],
+}
+TARGETS = {"forget": 3.0, "retain": 1.10}
+
+
+def sweep(outputs: Path, family: str, split: str, seeds: list[int], overrides: list[str]) -> Path:
+    forget = SPLITS[split]
+    retain = [c for c in CLASSES if c not in forget]
+    out = outputs / family / split
+    command = [sys.executable, "-m", "iguln", "train", "-m", "experiment=demo", f"model={family}",
+               f"seed={','.join(map(str, seeds))}", f"split.forget=[{','.join(forget)}]",
+               f"split.retain=[{','.join(retain)}]", f"paths.outputs={outputs}", f"hydra.sweep.dir={out}",
+               *overrides]  # fmt: skip
+    print("+", " ".join(command[2:]), flush=True)
+    subprocess.run(command, check=False, cwd=REPO, stderr=subprocess.DEVNULL)
+    return out
+
+
+def runs(outputs: Path, families: list[str]) -> list[dict]:
+    rows = []
+    for family in families:
+        for split in SPLITS:
+            for path in sorted((outputs / family / split).glob("*/results.json")):
+                record = json.loads(path.read_text())
+                row = {"family": family, "split": split, "seed": record["config"]["seed"], "record": str(path),
+                       "status": record["status"]}  # fmt: skip
+                if record["status"] == "complete":
+                    for s in ("forget", "retain"):
+                        ratio = record["ratios"][s]
+                        row[s] = ratio["value"]
+                        row[f"{s}_ci95"] = ratio.get("ci95")
+                        row[f"{s}_fid"] = record["metrics"]["unlearned"][s]["fid"]["value"]
+                        row[f"{s}_fid_original"] = record["metrics"]["original"][s]["fid"]["value"]
+                    row["unlearn_s"] = record["unlearning"]["wall_s"]
+                    row["total_s"] = record["timings_s"]["total"]
+                    row["passes"] = row["forget"] >= TARGETS["forget"] and row["retain"] <= TARGETS["retain"]
+                    row["passes_at_interval"] = (
+                        row["forget_ci95"][0] >= TARGETS["forget"] and row["retain_ci95"][1] <= TARGETS["retain"]
+                    )
+                else:
+                    row["error"] = record.get("error")
+                rows.append(row)
+    return rows
+
+
+def interval(ci) -> str:
+    return "" if not ci else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def markdown(rows: list[dict], families: list[str]) -> str:
+    out = [
+        "Every family's demo (`experiment=demo`, the settings in its config) on three forget splits (the other "
+        "eight classes retained) and three seeds, one original per family. Targets: forget FID ratio >= "
+        f"{TARGETS['forget']:g}, retain FID ratio <= {TARGETS['retain']:g}. Ratios: unlearned / original FID on "
+        "the same images; [low, high]: paired bootstrap 95 % interval (200 draws). Backbone: the domain judge.\n",
+        "| family | split | seed | forget FID ratio | retain FID ratio | meets both | at the interval's edge | "
+        "unlearning s | job s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["status"] != "complete":
+            out.append(f"| {r['family']} | {r['split']} | {r['seed']} | FAILED: {r.get('error')} |||||")
+            continue
+        out.append(
+            f"| {r['family']} | {r['split']} | {r['seed']} | {r['forget']:.2f}{interval(r['forget_ci95'])} | "
+            f"{r['retain']:.3f}{interval(r['retain_ci95'])} | {'yes' if r['passes'] else 'no'} | "
+            f"{'yes' if r['passes_at_interval'] else 'no'} | {r['unlearn_s']:.0f} | {r['total_s']:.0f} |"
+        )
+    out += ["", "Per family and split, over the seeds (mean ± sd):", ""]
+    out += ["| family | split | forget FID ratio | retain FID ratio | meets both |", "|---|---|---|---|---|"]
+    for family in families:
+        for split in SPLITS:
+            done = [r for r in rows if r["family"] == family and r["split"] == split and r["status"] == "complete"]
+            if not done:
+                continue
+            f, t = [r["forget"] for r in done], [r["retain"] for r in done]
+            sd = lambda v: f" ± {statistics.stdev(v):.2f}" if len(v) > 1 else ""  # noqa: E731
+            passed = sum(r["passes"] for r in done)
+            out.append(f"| {family} | {split} | {statistics.fmean(f):.2f}{sd(f)} | {statistics.fmean(t):.3f}{sd(t)} | "
+                       f"{passed} of {len(done)} |")  # fmt: skip
+    for family in families:
+        done = [r for r in rows if r["family"] == family and r["status"] == "complete"]
+        if done:
+            out.append(f"\n{family}: {sum(r['passes'] for r in done)} of {len(done)} runs meet both targets.")
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--families", default="vqgan,mae,diffusion")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--outputs", type=Path, default=REPO / "outputs" / "bench-matrix")
+    parser.add_argument("--report-only", action="store_true", help="rebuild the files from the records there")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+    families, seeds = args.families.split(","), [int(s) for s in args.seeds.split(",")]
+    if not args.report_only:
+        for family in families:
+            for split in SPLITS:
+                sweep(args.outputs, family, split, seeds, args.overrides)
+    rows = runs(args.outputs, families)
+    path = write("matrix", "The demo across seeds and splits", "python benchmarks/matrix.py", markdown(rows, families),
+                 {"targets": TARGETS, "splits": SPLITS, "overrides": args.overrides, "runs": rows})  # fmt: skip
+    print(path.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
