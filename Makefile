@@ -77,6 +77,15 @@ clean:
 	rm -rf .pytest_cache .ruff_cache build *.egg-info
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-# Prints the demo's figures against its targets (two full demo runs from an empty store: about 13 minutes here).
+# The README's measured figures, written to benchmarks/results/*.md and .json with the commit, date, machine and lock
+# (hours on a CPU). bench-demo: the demo of each family alone, from an empty store.
+bench: install
+	$(TEST_ENV) $(BIN)/python benchmarks/matrix.py
+	$(MAKE) bench-demo
+	$(TEST_ENV) $(BIN)/python benchmarks/rows.py --outputs outputs/bench-rows
+	$(TEST_ENV) $(BIN)/python benchmarks/throughput.py
+	$(TEST_ENV) $(BIN)/python benchmarks/diffusion_sampling.py
+
 bench-demo: install
-	$(BIN)/python benchmarks/demo.py
+	for model in vqgan mae diffusion; do rm -rf outputs/bench-demo-$$model; \
+		$(TEST_ENV) $(BIN)/python benchmarks/demo.py --outputs outputs/bench-demo-$$model model=$$model || exit 1; done

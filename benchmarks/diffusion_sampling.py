@@ -9,9 +9,11 @@ initialised weights of the preset (the cost does not depend on the weights' valu
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
+from provenance import write
 
 from iguln.data.masks import center_square
 from iguln.models.diffusion import Diffusion
@@ -33,10 +35,10 @@ def main() -> None:
     x = torch.rand(args.batch, args.channels, size, size, device=args.device) * 2 - 1
     mask = center_square(size, 0.5).to(args.device)
     params = sum(p.numel() for p in model.parameters()) / 1e6
-    print(
-        f"diffusion {args.preset} ({params:.2f} M parameters), batch {args.batch}, {size} px, {args.device}, "
-        f"{torch.get_num_threads()} threads"
-    )
+    where = (f"diffusion {args.preset} ({params:.2f} M parameters), batch {args.batch}, {size} px, {args.device}, "
+             f"{torch.get_num_threads()} threads")  # fmt: skip
+    print(where)
+    rows = []
     with torch.no_grad():
         model.configure_generation(sample_steps=1)
         model.generate(x[:8], mask, torch.Generator().manual_seed(0))  # warm-up
@@ -47,7 +49,12 @@ def main() -> None:
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
             wall = time.perf_counter() - start
+            rows.append({"ddim_steps": steps, "images_per_s": round(args.batch / wall, 1), "wall_s": round(wall, 2)})
             print(f"  {steps:3d} steps: {args.batch / wall:7.1f} images/s ({wall:.1f} s for {args.batch} images)")
+    table = [where, "", "| DDIM steps | images/s | s per batch |", "|---|---|---|"]
+    table += [f"| {r['ddim_steps']} | {r['images_per_s']} | {r['wall_s']} |" for r in rows]
+    write("diffusion_sampling", "Diffusion sampling throughput", "python benchmarks/diffusion_sampling.py "
+          + " ".join(sys.argv[1:]), "\n".join(table), {"rows": rows})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Benchmark of every row of the paper's tables at demo scale: Ours, Ours (proxy retain), the four baselines and
-Retrain, on one stored original (experiment=demo), and what each costs.
+Retrain, on one stored original (experiment=demo), and what each costs; written to benchmarks/results/rows_<family>.
 
     python benchmarks/rows.py --outputs DIR [OVERRIDE ...]     # e.g. model=mae
 
@@ -17,6 +17,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+from provenance import write
 
 SPLIT = ["split.forget=[trouser,bag]", "split.retain=[tshirt_top,pullover,sandal,sneaker]"]
 BASELINES = ("max_loss", "noisy_label", "retain_label", "random_encoder")
@@ -41,6 +43,11 @@ def value(record: dict, model: str, subset: str, metric: str) -> float:
     return record["metrics"][model][subset][metric]["value"]
 
 
+def ratio(record: dict, subset: str) -> str:
+    r = record["ratios"][subset]
+    return "{:.2f} [{:.2f}, {:.2f}]".format(r["value"], *r["ci95"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--outputs", type=Path, required=True, help="outputs dir (its store is reused)")
@@ -53,29 +60,42 @@ def main() -> int:
     rows["Retrain"] = iguln(args.outputs, "retrain", "loss=retrain", *args.overrides)
     original = rows["Ours"]
     table = {"Original": (original, "original"), **{name: (rec, "unlearned") for name, rec in rows.items()}}
-    print(f"\niguln rows benchmark ({args.outputs}) {' '.join(args.overrides)}")
-    print("| row | forget FID | retain FID | forget IS | retain IS | forget CLIP | retain CLIP | unlearning s |")
-    print("|---|---|---|---|---|---|---|---|")
+    lines = [f"Every row on one stored original (`experiment=demo {' '.join(args.overrides)}`; forget trouser + bag, "
+             "retain t-shirt/top, pullover, sandal, sneaker; proxy: the other four). Ratios: unlearned / original "
+             "FID with the paired bootstrap 95 % interval.", "",
+             "| row | forget FID | retain FID | forget FID ratio | retain FID ratio | forget IS | retain IS | "
+             "forget sim. | retain sim. | unlearning s |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name, (rec, model) in table.items():
-        cells = [value(rec, model, s, m) for m in ("fid", "is", "clip") for s in ("forget", "retain")]
-        wall = rec.get("unlearning", {}).get("wall_s", "") if name != "Original" else ""
-        print(f"| {name} | " + " | ".join(f"{c:.3f}" for c in cells) + f" | {wall} |")
+        fids = [value(rec, model, s, "fid") for s in ("forget", "retain")]
+        others = [value(rec, model, s, m) for m in ("is", "clip") for s in ("forget", "retain")]
+        ratios = ["—", "—"] if name == "Original" else [ratio(rec, "forget"), ratio(rec, "retain")]
+        wall = rec.get("unlearning", {}).get("wall_s", "") if name not in ("Original", "Retrain") else ""
+        lines.append(f"| {name} | " + " | ".join(f"{c:.3f}" for c in fids) + " | " + " | ".join(ratios) + " | "
+                     + " | ".join(f"{c:.3f}" for c in others) + f" | {wall} |")  # fmt: skip
     manifest = json.loads((Path(rows["Retrain"]["models"]["unlearned"]["path"]) / "manifest.json").read_text())
     retrain_s = sum(stage["wall_s"] for stage in manifest["training"].values())
     ours_s = rows["Ours"]["unlearning"]["wall_s"]
-    print(f"cost: Ours {ours_s:.0f} s of unlearning vs Retrain {retrain_s:.0f} s of training: {ours_s / retrain_s:.1%}")
-    forget0, retain0 = value(original, "original", "forget", "fid"), value(original, "original", "retain", "fid")
+    lines += ["", f"Cost: Ours {ours_s:.0f} s of unlearning against {retrain_s:.0f} s of training Retrain: "
+              f"{ours_s / retrain_s:.1%}."]  # fmt: skip
     ranked = []
     for name, rec in rows.items():
         if name == "Retrain":
             continue
-        rise = value(rec, "unlearned", "forget", "fid") / forget0
-        change = value(rec, "unlearned", "retain", "fid") / retain0 - 1
+        rise, change = rec["ratios"]["forget"]["value"], rec["ratios"]["retain"]["value"] - 1
         ranked.append((abs(change) <= 0.10, rise, name, change))
-        print(f"  {name:22} forget FID x{rise:.2f}, retain FID {100 * change:+.1f} %")
     ranked.sort(reverse=True)
     best = ranked[0]
-    print(f"best on the combined criterion: {best[2]} ({'meets' if best[0] else 'no row meets'} retain within 10 %)")
+    lines.append(f"Best on the combined criterion (the largest forget FID rise with retain FID within 10 %): "
+                 f"{best[2]}{'' if best[0] else ' (no row meets the retain criterion)'}.")  # fmt: skip
+    family = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("model=")), "vqgan")
+    how = "python benchmarks/rows.py --outputs DIR " + " ".join(args.overrides)
+    data = {
+        "rows": {name: rec.get("ratios") for name, rec in rows.items()},
+        "unlearn_s": ours_s,
+        "retrain_s": retrain_s,
+    }
+    print(write(f"rows_{family}", f"Every row of the paper's tables ({family}, demo scale)", how.strip(),
+                "\n".join(lines), data).read_text())  # fmt: skip
     return 0 if best[2] == "Ours" and best[0] else 1
 
 

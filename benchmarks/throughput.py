@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 import time
 from dataclasses import replace
 
 import torch
 from hydra import compose, initialize_config_dir
+from provenance import write
 from torch.utils.data import TensorDataset
 
 from iguln.config import CONF_DIR
@@ -38,7 +40,7 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(family: str, args: argparse.Namespace, device: torch.device) -> str:
+def measure(family: str, args: argparse.Namespace, device: torch.device) -> dict:
     channels = 1 if args.scale == "tiny" else 3
     overrides = [f"model={family}", f"model.preset={PRESETS[args.scale][family]}", f"trainer.steps={args.steps}",
                  "trainer.warmup_steps=0", f"trainer.compile={str(args.compile).lower()}",
@@ -69,13 +71,28 @@ def measure(family: str, args: argparse.Namespace, device: torch.device) -> str:
             student.generate(chunk, mask.to(device), rng)
         sync(device)
     eval_rate = args.images / (time.perf_counter() - start)
-    params = sum(p.numel() for p in teacher.parameters()) / 1e6
-    memory = ", ".join(f"{k} {v}" for k, v in peak_memory(device).items())
-    return (
-        f"{family:9s} {PRESETS[args.scale][family]:9s} {size:3d} px {params:7.2f} M | unlearning "
-        f"{history['steps_per_s']:6.2f} steps/s ({history['steps_per_s'] * 2 * batch:7.1f} images/s, batch "
-        f"{batch}+{batch}) | evaluation {eval_rate:7.1f} images/s | {memory}"
-    )
+    return {
+        "family": family,
+        "preset": PRESETS[args.scale][family],
+        "image_size": size,
+        "parameters_m": round(sum(p.numel() for p in teacher.parameters()) / 1e6, 3),
+        "steps_per_s": history["steps_per_s"],
+        "images_per_s": round(history["steps_per_s"] * 2 * batch, 1),
+        "batch": f"{batch}+{batch}",
+        "eval_images_per_s": round(eval_rate, 1),
+        **peak_memory(device),
+    }
+
+
+def markdown(rows: list[dict], where: str) -> str:
+    lines = [where, "", "| family | preset | px | parameters | unlearning steps/s | images/s (batch) | "
+             "evaluation images/s | peak memory |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        memory = ", ".join(f"{k} {v}" for k, v in r.items() if k.startswith("peak_"))
+        lines.append(f"| {r['family']} | {r['preset']} | {r['image_size']} | {r['parameters_m']:.2f} M | "
+                     f"{r['steps_per_s']:.2f} | {r['images_per_s']:.0f} ({r['batch']}) | "
+                     f"{r['eval_images_per_s']:.1f} | {memory} |")  # fmt: skip
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -92,9 +109,18 @@ def main() -> None:
     device = torch.device(args.device)
     configure_backend(device, tf32=True)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"throughput on {name}; torch {torch.__version__}; compile={args.compile} channels_last={args.channels_last}")
+    where = (f"Throughput on {name}, {args.scale} presets, {args.steps} timed steps of the paper's loss, "
+             f"compile={args.compile}, channels_last={args.channels_last}; evaluation: the family's sampler on "
+             f"{args.images} masked images, without the metric backbone.")  # fmt: skip
+    rows = []
     for family in args.families.split(","):
-        print(measure(family, args, device), flush=True)
+        rows.append(measure(family, args, device))
+        print(rows[-1], flush=True)
+    suffix = "_compile" if args.compile else ""
+    how = "python benchmarks/throughput.py " + " ".join(sys.argv[1:])
+    name = f"throughput_{device.type}_{args.scale}{suffix}"
+    path = write(name, "Unlearning and evaluation throughput", how.strip(), markdown(rows, where), {"rows": rows})
+    print(path.read_text())
 
 
 if __name__ == "__main__":

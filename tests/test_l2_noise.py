@@ -73,3 +73,23 @@ def test_loss_config_is_checked():
     with pytest.raises(ConfigError, match="loss.name='nope'.*l2_noise"):
         build_loss(compose_config("train", ["loss.name=nope"]).loss)
     assert build_loss(compose_config("train").loss).alpha == 0.25
+
+
+def test_a_noise_image_drawn_once_is_the_same_for_every_forget_batch():
+    from iguln.unlearn.objective import Step
+
+    loss = build_loss(compose_config("train", ["loss.noise=uniform", "loss.noise_draw=once"]).loss)
+    assert loss.noise_draw == "once"
+    sample = torch.rand(16, 1, 8, 8) * 2 - 1
+    loss.fix_noise(sample, torch.Generator().manual_seed(0))
+    a = loss.noise_image(torch.zeros(4, 1, 8, 8), torch.Generator().manual_seed(1), Step())
+    b = loss.noise_image(torch.ones(3, 1, 8, 8), torch.Generator().manual_seed(2), Step())
+    assert a.shape == (4, 1, 8, 8) and torch.equal(a[0], b[0]) and torch.equal(a[0], a[3])
+    again = build_loss(compose_config("train", ["loss.noise=uniform", "loss.noise_draw=once"]).loss)
+    again.fix_noise(sample, torch.Generator().manual_seed(0))
+    assert torch.equal(again.fixed_noise, loss.fixed_noise)  # a resumed run draws it alike
+    fresh = build_loss(compose_config("train", ["loss.noise=uniform"]).loss)
+    c = fresh.noise_image(torch.zeros(4, 1, 8, 8), torch.Generator().manual_seed(1), Step())
+    assert not torch.equal(c[0], c[1])
+    with pytest.raises(ConfigError, match="loss.noise_draw='twice' is not valid. Allowed: step, once"):
+        build_loss(compose_config("train", ["loss.noise_draw=twice"]).loss)

@@ -23,7 +23,6 @@ import torch
 from iguln.core import seeding
 from iguln.models.capabilities import capabilities, draw_probe, index_probe
 from iguln.unlearn.l2_noise import L2Noise
-from iguln.unlearn.noise import make_noise
 from iguln.unlearn.objective import Masks, Objective, Step, feature_mse
 
 
@@ -50,7 +49,7 @@ class NoisyLabel(Objective):
 
     def terms(self, student, teacher, forget, retain, mask: Masks, generator=None, step=None) -> dict:
         step = step or Step()
-        noise = make_noise(forget, self.noise, generator, step.population)
+        noise = self.noise_image(forget, generator, step)
         forget_term = (
             student.noisy_label_loss(forget, noise, mask.forget, generator, form=self.form, population=step.population)
             if self.form == "reference"

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import torch
 
 from iguln.models.capabilities import draw_probe, forget_features
-from iguln.unlearn.noise import make_noise
 from iguln.unlearn.objective import Masks, Objective, Step, feature_mse
 
 
@@ -28,7 +27,7 @@ class L2Noise(Objective):
 
     def forget_noise(self, forget: torch.Tensor, generator, step: Step) -> torch.Tensor | None:
         """The noise image n of the forget batch (drawn before the probes)."""
-        return make_noise(forget, self.noise, generator, step.population)
+        return self.noise_image(forget, generator, step)
 
     def forget_target(self, teacher, forget, noise, mask, probe, generator=None, retain_target=None):
         """The teacher's features the student's forget features are pulled towards: E0(n), as the family builds it."""

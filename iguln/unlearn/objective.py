@@ -9,7 +9,7 @@ both sets; each term is weighted as the reference weights it, w = c * (its image
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from iguln.models.generator import Generator
 
 FORMS = ("iguln", "reference")
+NOISE_DRAWS = ("step", "once")
 
 
 def feature_mse(a: torch.Tensor | list[torch.Tensor], b: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
@@ -70,11 +71,28 @@ class Objective:
     alpha: float
     noise: str = "gaussian"
     form: str = "iguln"
+    noise_draw: str = "step"  # step: a fresh noise image n each step; once: one n for the whole run (fix_noise)
+    fixed_noise: torch.Tensor | None = field(default=None, repr=False, compare=False)
     name: ClassVar[str]
     row: ClassVar[str]
     scope: ClassVar[str]
     needs: ClassVar[frozenset[str]] = frozenset()
     forget_sign: ClassVar[float] = 1.0
+
+    def fix_noise(self, forget: torch.Tensor, generator: torch.Generator) -> None:
+        """noise_draw=once: draw the run's one noise image [1, C, H, W] now, with the statistics of forget images
+        [N, C, H, W] (a fixed sample of the forget set, so that a resumed run draws the same)."""
+        from iguln.unlearn.noise import make_noise
+
+        self.fixed_noise = make_noise(forget, self.noise, generator)[:1].clone()
+
+    def noise_image(self, forget: torch.Tensor, generator: torch.Generator | None, step: Step) -> torch.Tensor:
+        """The noise image n for a forget batch [B, C, H, W]: the run's one image, or a fresh draw."""
+        from iguln.unlearn.noise import make_noise
+
+        if self.noise_draw == "once" and self.fixed_noise is not None:
+            return self.fixed_noise.to(forget).expand_as(forget)
+        return make_noise(forget, self.noise, generator, step.population)
 
     def terms(
         self,

@@ -72,6 +72,9 @@ def unlearn(
     draws = make_generator(seed + 7)  # family masks and crops: the same in every process, which takes its rows
     seed_modules(distributed.rank_seed(seed + 6))
     weight = student.reference_weights.get(loss.name, 1.0)
+    if getattr(loss, "noise_draw", "step") == "once":  # from a fixed sample of the forget set: a resume draws alike
+        sample = torch.stack([forget[i][0] for i in range(min(len(forget), 256))]).to(device)
+        loss.fix_noise(sample, make_generator(seed + 9))
 
     def step():
         forget_x, retain_x, masks, context = make_step(streams, protocol, mask, student, draws, weight, device)
