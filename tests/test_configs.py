@@ -82,9 +82,10 @@ def test_weights_key_leaves_out_generation_settings_and_unset_options():
 
 def test_an_experiment_adds_its_per_family_part_only_for_that_family():
     vqgan = compose_config("train", ["experiment=demo"])
-    assert vqgan.loss.noise == "constant" and vqgan.model.decode.temperature == 0.25
+    assert vqgan.loss.noise == "uniform" and vqgan.model.decode.temperature == 0.25
     mae = compose_config("train", ["experiment=demo", "model=mae"])
     assert mae.loss.noise == "gaussian" and mae.trainer.lr == compose_config("train", []).trainer.lr
+    assert vqgan.split.unlearn_per_class is None and mae.split.unlearn_per_class is None  # the shared part
     overridden = compose_config("train", ["experiment=demo", "loss.alpha=1.0"])
     assert overridden.loss.alpha == 1.0  # the command line still wins
 
