@@ -78,14 +78,19 @@ clean:
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 # The README's measured figures, written to benchmarks/results/*.md and .json with the commit, date, machine and lock
-# (hours on a CPU). bench-demo: the demo of each family alone, from an empty store.
+# (hours on a CPU). A script that finds a target missed exits 1 after writing its file; make goes on (the leading -)
+# and says so. bench-demo: the demo of each family alone, from an empty store.
 bench: install
-	$(TEST_ENV) $(BIN)/python benchmarks/matrix.py
-	$(MAKE) bench-demo
-	$(TEST_ENV) $(BIN)/python benchmarks/rows.py --outputs outputs/bench-rows
-	$(TEST_ENV) $(BIN)/python benchmarks/throughput.py
-	$(TEST_ENV) $(BIN)/python benchmarks/diffusion_sampling.py
+	-$(TEST_ENV) $(BIN)/python benchmarks/matrix.py
+	-$(TEST_ENV) $(BIN)/python benchmarks/fills.py
+	-$(MAKE) bench-demo
+	rm -rf outputs/bench-rows outputs/bench-mini
+	-$(TEST_ENV) $(BIN)/python benchmarks/rows.py --outputs outputs/bench-rows
+	-$(TEST_ENV) $(BIN)/python benchmarks/reproduce_mini.py --outputs outputs/bench-mini
+	-$(TEST_ENV) $(BIN)/python benchmarks/throughput.py
+	-$(TEST_ENV) $(BIN)/python benchmarks/diffusion_sampling.py
 
 bench-demo: install
 	for model in vqgan mae diffusion; do rm -rf outputs/bench-demo-$$model; \
-		$(TEST_ENV) $(BIN)/python benchmarks/demo.py --outputs outputs/bench-demo-$$model model=$$model || exit 1; done
+		$(TEST_ENV) $(BIN)/python benchmarks/demo.py --outputs outputs/bench-demo-$$model model=$$model \
+		|| echo "benchmarks/demo.py model=$$model: a target missed or the run failed (see its file)"; done

@@ -1,0 +1,101 @@
+"""What the forget FID of a fixed fill is, with no model at all: the forget test images of each matrix split with
+the task's hole filled black, gray, white or with uniform noise, scored against the real images by the domain
+judge, as a ratio of the original's forget FID when the matrix's records are there.
+
+    python benchmarks/fills.py [--outputs DIR]     # DIR: the matrix's outputs (its store holds the judge)
+
+It shows how much of the forget FID a fill can move on each split: the unmasked surround carries the class, so
+the same fill moves the judge's features by different amounts on different classes. Seed 0's test images (those of
+the matrix's seed-0 runs). Writes benchmarks/results/fills.md and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+from matrix import CLASSES, ROLE, SPLITS
+from provenance import REPO, RESULTS, write
+
+FILLS = ("black", "gray", "white", "uniform")
+
+
+def fill(x: torch.Tensor, mask: torch.Tensor, kind: str, generator: torch.Generator) -> torch.Tensor:
+    """x (N, C, H, W) in [-1, 1] with the hole (mask 1) filled by one fixed kind of pixels."""
+    value = {"black": -1.0, "gray": 0.0, "white": 1.0}
+    inside = torch.rand(x.shape, generator=generator) * 2 - 1 if kind == "uniform" else torch.full_like(x, value[kind])
+    return x * (1 - mask) + mask * inside
+
+
+def original_fids() -> dict[str, float]:
+    """The original's forget FID per split, from the matrix's seed-0 records (empty when not there)."""
+    path = RESULTS / "matrix.json"
+    if not path.exists():
+        return {}
+    runs = json.loads(path.read_text())["runs"]
+    by_split: dict[str, list[float]] = {}
+    for r in runs:
+        if r["status"] == "complete" and r["seed"] == 0:
+            by_split.setdefault(r["split"], []).append(r["forget_fid_original"])
+    return {split: statistics.fmean(v) for split, v in by_split.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--outputs", type=Path, default=REPO / "outputs" / "bench-matrix")
+    args = parser.parse_args()
+
+    from iguln.commands.reproduce import compose_job
+    from iguln.data.masks import task_mask
+    from iguln.data.sources import load_source
+    from iguln.data.split import make_split
+    from iguln.metrics.judge import load_or_train_judge
+    from iguln.metrics.scores import fid
+    from iguln.models.families import resolve_model_config
+    from iguln.training.recipe import read_recipe
+
+    cfg = compose_job("demo", None, [f"paths.outputs={args.outputs}"])
+    size = resolve_model_config(cfg.model, cfg.data.channels).arch.image_size
+    source = load_source(cfg.data, size, cfg.paths.downloads)
+    recipe = read_recipe(cfg.eval.judge, "eval.judge")
+    judge, manifest, _ = load_or_train_judge(source, cfg.eval.judge.width, recipe, cfg.paths.store,
+                                             torch.device("cpu"), cfg.eval.judge.seed, "fp32")  # fmt: skip
+    mask = task_mask(cfg.task, size)
+    originals = original_fids()
+    generator = torch.Generator().manual_seed(0)
+    rows = []
+    for name, forget in SPLITS.items():
+        retain = [c for c in CLASSES if c not in forget]
+        split_cfg = compose_job("demo", None, [f"split.forget=[{','.join(forget)}]",
+                                               f"split.retain=[{','.join(retain)}]", "seed=0"]).split  # fmt: skip
+        split = make_split(split_cfg, source.classes, source.targets("train"), source.targets("test"))
+        images = source.subset("test", split.evaluate["forget"])
+        x = torch.stack([images[i][0] for i in range(len(images))])
+        with torch.no_grad():
+            real = judge.features(x)["pool"]
+            fids = {kind: fid(real, judge.features(fill(x, mask, kind, generator))["pool"]) for kind in FILLS}
+        rows.append({"split": name, "images": len(x), "fid": fids, "original": originals.get(name)})
+
+    lines = [f"Backbone: the domain judge (test accuracy {manifest.get('test_accuracy')}), features of the forget "
+             "test images with the hole filled, against the same images unfilled. In brackets: the fill's FID over "
+             "the original generator's forget FID on the same images (matrix.md, seed 0), the ratio a generator "
+             "that always made that fill would reach.", "",
+             "| split | role | images | original | " + " | ".join(FILLS) + " |",
+             "|---|---|---|---|" + "---|" * len(FILLS)]  # fmt: skip
+    for r in rows:
+        original = r["original"]
+        cells = [f"{r['fid'][k]:.1f}" + (f" ({r['fid'][k] / original:.1f}x)" if original else "") for k in FILLS]
+        shown = f"{original:.2f}" if original else "no matrix record"
+        lines.append(f"| {r['split']} | {ROLE.get(r['split'], 'held out')} | {r['images']} | {shown} | "
+                     + " | ".join(cells) + " |")  # fmt: skip
+    print(write("fills", "The forget FID of fixed fills", "python benchmarks/fills.py", "\n".join(lines),
+                {"rows": rows}).read_text())  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
