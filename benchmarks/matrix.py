@@ -51,7 +51,7 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
             for path in sorted((outputs / family / split).glob("*/results.json")):
                 record = json.loads(path.read_text())
                 row = {"family": family, "split": split, "seed": record["config"]["seed"], "record": str(path),
-                       "status": record["status"]}  # fmt: skip
+                       "status": record["status"], "commit": record.get("versions", {}).get("commit")}  # fmt: skip
                 if record["status"] == "complete":
                     for s in ("forget", "retain"):
                         ratio = record["ratios"][s]
@@ -82,6 +82,8 @@ def markdown(rows: list[dict], families: list[str]) -> str:
         "the two development splits; the other two splits are held out. Targets: forget FID ratio >= "
         f"{TARGETS['forget']:g}, retain FID ratio <= {TARGETS['retain']:g}. Ratios: unlearned / original FID on "
         "the same images; [low, high]: paired bootstrap 95 % interval (200 draws). Backbone: the domain judge.\n",
+        "Records made at commit " + ", ".join(sorted({str(r.get("commit")) for r in rows})) + " (None: before "
+        "records named their commit; the header's commit ran them).\n",
         "| family | split | seed | forget FID ratio | retain FID ratio | meets both | at the interval's edge | "
         "unlearning s | job s |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -5,7 +5,7 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from iguln.core.versions import LOCK, lock_status, package_versions, read_lock
+from iguln.core.versions import LOCK, lock_status, package_versions, read_lock, source_commit
 
 REPO = Path(__file__).parents[1]
 
@@ -38,3 +38,10 @@ def test_a_lock_that_differs_is_reported(tmp_path):
     assert not status["matches"]
     assert any(d.startswith("torch: ") and d.endswith("(locked 0.0.1)") for d in status["differs"])
     assert "no-such-package: not installed (locked 1.0)" in status["differs"]
+
+
+def test_records_name_the_commit_of_the_checkout(tmp_path):
+    commit = package_versions()["commit"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=LOCK.parent, capture_output=True, text=True).stdout
+    assert commit.removesuffix("+changes") == head.strip()
+    assert source_commit(tmp_path) is None  # not a checkout: an installed wheel records none

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import platform
 import re
+import subprocess
 from importlib import metadata
 from pathlib import Path
 
@@ -56,9 +57,27 @@ def lock_status(path: Path = LOCK) -> dict:
     return {"file": path.name, "sha256": digest, "matches": not differs, "differs": differs}
 
 
+@functools.cache
+def source_commit(root: Path = LOCK.parent) -> str | None:
+    """The git commit of the checkout the package runs from, with "+changes" when tracked files differ from it;
+    None when it does not run from a git checkout (an installed wheel) or git is not there."""
+    if not (root / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
 def package_versions() -> dict:
     versions: dict = {"python": platform.python_version()}
     for name in PACKAGES:
         versions[name] = installed(name) or "not installed"
+    versions["commit"] = source_commit()
     versions["lock"] = lock_status()
     return versions
