@@ -12,7 +12,7 @@ from iguln.metrics.backbones import Backbone, clip_backbone, inception_backbone
 from iguln.metrics.choice import load_metric_backbone, metric_choices
 from iguln.metrics.evaluate import extract_features, metric_entries
 from iguln.metrics.places import places_backbone
-from iguln.metrics.preservation import LpipsToOriginal, load_lpips
+from iguln.metrics.preservation import Lpips, OriginalPass, load_lpips
 
 CPU = torch.device("cpu")
 EVAL = {
@@ -212,11 +212,12 @@ class Shift(torch.nn.Module):
 
 def lpips_entry(cfg, original, model, mask):
     """Score `model` on 4 images (batches of 2) with LPIPS to `original` watching, as iguln train does."""
-    lpips = LpipsToOriginal(cfg, original, mask, CPU, "fp32", 0)
+    lpips = Lpips(cfg, mask, CPU)
     if lpips.available:
         flat = Backbone("flat", "none", lambda x: {"pool": x.flatten(1)}, ("pool",))
         dataset = torch.utils.data.TensorDataset(images(4), torch.zeros(4))
-        extract_features(flat, dataset, 2, CPU, "fp32", model, mask, 0, observe=lpips)
+        extract_features(flat, dataset, 2, CPU, "fp32", model, mask, 0, observe=OriginalPass(original, mask, CPU,
+                         "fp32", 0, [lpips]))  # fmt: skip
     return lpips.entry()
 
 

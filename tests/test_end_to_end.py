@@ -95,6 +95,18 @@ def test_train_writes_a_complete_record(outputs):
     assert speed["steps_per_s"] > 0 and speed["images_per_s"] == pytest.approx(speed["steps_per_s"] * 2 * 4, 0.01)
     assert speed["eval_unlearned_images_per_s"] > 0 and speed["peak_rss_gib"] > 0
     assert rec["versions"]["transformers"]
+    for s in SETS:  # the five aspects' entries: detector, references, preservation, efficiency
+        for model in ("original", "unlearned"):
+            assert 0 <= rec["metrics"][model][s]["detect"]["value"] <= 1
+            assert 0 <= rec["metrics"][model][s]["detect_hole"]["value"] <= 1
+        assert set(rec["references"]) == {"ground_truth", "zero_fill", "noise_fill"}
+        assert set(rec["references"]["ground_truth"][s]) == {"detect", "detect_hole"}
+        assert rec["references"]["zero_fill"][s]["fid"]["value"] > 0
+    kept = rec["metrics"]["unlearned"]["retain"]
+    assert kept["psnr"]["value"] > 0 and 0 < kept["ssim"]["value"] <= 1 and kept["feature_distance"]["value"] >= 0
+    change = rec["efficiency"]["weights"]
+    assert 0 < change["changed_share"] < 1 and change["encoder"]["changed_share"] > 0.9  # encoder-only loss
+    assert change["changed"] == change["encoder"]["changed"] and rec["efficiency"]["wall_s"] > 0
     saved = json.loads((outputs / "runs" / "train" / "unlearned" / "manifest.json").read_text())
     assert saved["sha256"] == rec["models"]["unlearned"]["sha256"] and saved["role"] == "unlearned"
     assert (outputs / "runs" / "train" / "metrics.csv").read_text().count("unlearn") >= 4

@@ -14,7 +14,7 @@ from iguln.core import distributed
 from iguln.core.errors import ConfigError
 from iguln.jobs.job import load_backbone, prepare
 from iguln.jobs.originals import ensure_original
-from iguln.jobs.scoring import score_models
+from iguln.jobs.scoring import score_models, score_references
 from iguln.models.families import configure_generation
 from iguln.models.storage import CONFIG, load_generator
 from iguln.report.table import markdown_table
@@ -57,6 +57,9 @@ def run(cfg: DictConfig) -> None:
     record["distributed"] = distributed.describe()
     stored = manifest["sha256"] if role in ("original", "retrain") else None
     record["metrics"], record["features_reused"] = score_models(job, backbone, {role: (generator, stored)})
+    if cfg.eval.references:
+        record["references"], reused = score_references(job, backbone)
+        record["features_reused"] = sorted({*record["features_reused"], *reused})
     if not distributed.is_main():  # process 0 writes the record
         return
     job.timings["total"] = round(time.perf_counter() - started, 3)

@@ -51,6 +51,7 @@ def run(cfg: DictConfig) -> None:
     atomic_write_text(out / "tables.md", table)
     atomic_write_text(out / "tables.csv", csv_text(blocks))
     atomic_write_text(out / "tables.tex", latex(blocks))
+    atomic_write_text(out / "tables_extended.md", markdown(blocks, extended=True))
     figures = []
     for block in blocks:
         figures += alpha_curves(block, out) + sample_grids(block, out)
@@ -59,7 +60,8 @@ def run(cfg: DictConfig) -> None:
     print(table)
     skipped = f" ({len(unreadable)} unreadable, skipped)" if unreadable else ""
     print(
-        f"{len(records)} records{skipped}; written to {out}: tables.md, tables.csv, tables.tex, {len(figures)} figures"
+        f"{len(records)} records{skipped}; written to {out}: tables.md, tables.csv, tables.tex, tables_extended.md, "
+        f"{len(figures)} figures"
     )
 
 

@@ -14,8 +14,15 @@ from iguln.core.io import atomic_torch_save
 from iguln.core.loggers import make_logger
 from iguln.jobs.job import load_backbone, prepare, run_name
 from iguln.jobs.originals import ensure_original
-from iguln.jobs.scoring import score_with_paired_metrics
-from iguln.jobs.unlearning import method_record, retrained_reference, save_unlearned, throughput, unlearn_original
+from iguln.jobs.scoring import score_references, score_with_paired_metrics
+from iguln.jobs.unlearning import (
+    efficiency,
+    method_record,
+    retrained_reference,
+    save_unlearned,
+    throughput,
+    unlearn_original,
+)
 from iguln.models.families import configure_generation
 from iguln.models.storage import load_generator
 from iguln.report.samples import save_samples
@@ -65,6 +72,9 @@ def run(cfg: DictConfig) -> None:
         record["metrics"], record["features_reused"], record["ratios"] = score_with_paired_metrics(
             job, backbone, {k: (m, stored[k]) for k, m in models.items()}, embeddings
         )
+        if cfg.eval.references:
+            record["references"], reused = score_references(job, backbone)
+            record["features_reused"] = sorted({*record["features_reused"], *reused})
         if not main:
             return
         if embeddings:
@@ -74,6 +84,7 @@ def run(cfg: DictConfig) -> None:
         record["samples"] = str(samples)
         job.timings["total"] = round(time.perf_counter() - started, 3)
         record.update(status="complete", timings_s=job.timings, throughput=throughput(job, record))
+        record["efficiency"] = efficiency(job, record, original, result)
         path = write_record(job.run_dir, record)
         if checkpoint is not None:
             discard_checkpoint(checkpoint)

@@ -16,8 +16,11 @@ from iguln.data.split import SETS
 from iguln.jobs.job import Job
 from iguln.metrics.backbones import Backbone
 from iguln.metrics.bootstrap import LEVEL, ratio_interval
-from iguln.metrics.catalogue import paired_metrics
+from iguln.metrics.catalogue import MetricMissing, Settings, between_metrics, paired_metrics
+from iguln.metrics.detector import OUTSIDE
 from iguln.metrics.evaluate import extract_features, metric_entries
+from iguln.metrics.preservation import OriginalPass
+from iguln.metrics.reference_fills import fills, ground_truth_entries
 from iguln.models.generator import Generator
 from iguln.store.features import cached_features
 
@@ -37,7 +40,15 @@ def _features_key(job: Job, backbone: Backbone, subset: str) -> dict:
         "device": job.device.type,
         "precision": job.precision,
         "batch_size": job.cfg.eval.batch_size,
+        "hole_view": {"task": OmegaConf.to_container(job.cfg.task, resolve=True), "outside": OUTSIDE},
     }
+
+
+def labelled(job: Job) -> dict:
+    """What a labelled metric reads per set: {"forget": {"labels": [N], "forget": (...), "subset": "forget"}, ...}."""
+    targets = job.source.targets("test")
+    forget = tuple(job.split.classes["forget"])
+    return {s: {"labels": targets[job.split.evaluate[s]], "forget": forget, "subset": s} for s in SETS}
 
 
 def score_models(
@@ -66,12 +77,14 @@ def score_models(
             store,
             f"real-{s}",
             key,
-            lambda s=s: extract_features(backbone, sets[s], cfg.eval.batch_size, job.device, job.precision),
+            lambda s=s: extract_features(
+                backbone, sets[s], cfg.eval.batch_size, job.device, job.precision, hole=job.mask
+            ),
         )
     job.timings["eval_real"] = round(time.perf_counter() - start, 3)
     if features is not None:
         features.update({f"real/{s}": real[s] for s in SETS})
-    metrics = {}
+    metrics, labels = {}, labelled(job)
     for name, (generator, sha256) in models.items():
         start = time.perf_counter()
         generator.eval()
@@ -81,8 +94,9 @@ def score_models(
 
             def generate(s=s, generator=generator, watch=watch):
                 return extract_features(
-                    backbone, sets[s], cfg.eval.batch_size, job.device, job.precision, generator, job.mask, seed, watch
-                )
+                    backbone, sets[s], cfg.eval.batch_size, job.device, job.precision, generator, job.mask, seed, watch,
+                    hole=job.mask,
+                )  # fmt: skip
 
             if sha256 is None or watch is not None:
                 fake = generate()
@@ -98,7 +112,7 @@ def score_models(
                     key["processes"] = distributed.world_size()
                 fake, reused[f"{name}/{s}"] = cached_features(store, f"{name}-{s}", key, generate)
             bootstrap = cfg.eval.get("bootstrap", 0)
-            metrics[name][s] = metric_entries(real[s], fake, backbone, cfg.eval.is_splits, seed, bootstrap)
+            metrics[name][s] = metric_entries(real[s], fake, backbone, cfg.eval.is_splits, seed, bootstrap, **labels[s])
             if features is not None:
                 features[f"{name}/{s}"] = fake
             if embeddings is not None and "embed" in fake:
@@ -110,22 +124,32 @@ def score_models(
 def score_with_paired_metrics(
     job: Job, backbone: Backbone, models: dict[str, tuple[Generator, str | None]], embeddings: dict | None = None
 ) -> tuple[dict, list[str], dict]:
-    """score_models for {"original": ..., "unlearned": ...}, every paired metric of the catalogue (LPIPS) of the
-    unlearned model's retain outputs against the original's, in the same scoring pass, and the FID ratios."""
-    original = models["original"][0]
-    args = (job.cfg.eval, original, job.mask, job.device, job.precision, scoring_seed(job.cfg))
-    watchers = {m.name: m.watch(*args) for m in paired_metrics()}
-    active = [w for w in watchers.values() if w.available]
-
-    def observe(inputs: torch.Tensor, outputs: torch.Tensor) -> None:
-        for watcher in active:
-            watcher(inputs, outputs)
-
+    """score_models for {"original": ..., "unlearned": ...}; every paired metric of the catalogue of the unlearned
+    model's retain outputs against the original's: from the pixels, in the same scoring pass (LPIPS, PSNR, SSIM),
+    and from both models' features (feature distance); and the FID ratios."""
+    accumulators = {m.name: m.watch(job.cfg.eval, job.mask, job.device) for m in paired_metrics()}
+    watch = None
+    if any(a.available for a in accumulators.values()):
+        original = models["original"][0]
+        watch = {"unlearned/retain": OriginalPass(original, job.mask, job.device, job.precision,
+                                                  scoring_seed(job.cfg), accumulators.values())}  # fmt: skip
     features: dict = {}
-    watch = {"unlearned/retain": observe} if active else None
     metrics, reused = score_models(job, backbone, models, embeddings, watch, features)
-    for name, watcher in watchers.items():
-        metrics["unlearned"]["retain"][name] = watcher.entry()
+    for name, accumulator in accumulators.items():
+        metrics["unlearned"]["retain"][name] = accumulator.entry()
+    settings = Settings(job.cfg.eval.is_splits, scoring_seed(job.cfg))
+    for metric in between_metrics():
+        for s in metric.sets:
+            a, b = features[f"original/{s}"].get(metric.between), features[f"unlearned/{s}"].get(metric.between)
+            entry = {"value": None, **backbone.describe(metric.between), "unit": metric.unit}
+            if a is None or b is None:
+                entry["missing"] = f"backbone {entry['backbone']} has no '{metric.between}' features"
+            else:
+                try:
+                    entry.update(metric.compute(a, b, settings), n_generated=len(b))
+                except MetricMissing as missing:
+                    entry["missing"] = str(missing)
+            metrics["unlearned"][s][metric.name] = entry
     return metrics, reused, fid_ratios(metrics, features, job.cfg.eval.get("bootstrap", 0), scoring_seed(job.cfg))
 
 
@@ -146,3 +170,17 @@ def fid_ratios(metrics: dict, features: dict, bootstrap: int, seed: int) -> dict
             entry["bootstrap"] = {"draws": bootstrap, "level": LEVEL, "paired": True, "seed": seed}
         ratios[s] = entry
     return ratios
+
+
+def score_references(job: Job, backbone: Backbone) -> tuple[dict, list[str]]:
+    """The record's reference points (metrics/reference_fills.py): {"ground_truth": {set: the detector's rates on
+    the real images}, "zero_fill": {set: every metric}, "noise_fill": ...}, and which feature sets were reused."""
+    features: dict = {}
+    metrics, reused = score_models(job, backbone, fills(), features=features)
+    cfg, labels = job.cfg.eval, labelled(job)
+    truth = {}
+    for s in SETS:
+        real = features[f"real/{s}"]
+        entries = metric_entries(real, real, backbone, cfg.is_splits, scoring_seed(job.cfg), 0, **labels[s])
+        truth[s] = ground_truth_entries(entries)
+    return {"ground_truth": truth, **metrics}, reused

@@ -17,6 +17,7 @@ from iguln.models.families import configure_generation
 from iguln.models.storage import load_generator, save_generator
 from iguln.store.partial import checkpoint_file, discard_checkpoint
 from iguln.training.recipe import read_recipe
+from iguln.unlearn.change import weight_change
 from iguln.unlearn.losses import build_loss, loss_entry
 from iguln.unlearn.protocol import read_protocol
 from iguln.unlearn.unlearning import unlearn
@@ -42,6 +43,24 @@ def throughput(job: Job, record: dict) -> dict:
         if seconds and f"{name}/retain" not in record["features_reused"]:
             out[f"eval_{name}_images_per_s"] = round(images / seconds, 2)
     return {**out, **peak_memory(job.device)}
+
+
+def efficiency(job: Job, record: dict, original, result) -> dict:
+    """The efficiency aspect: how long making the result took (unlearning, or for Retrain its training stages),
+    images per second, peak memory, and how much of the original it changed (unlearn/change.py)."""
+    ids = {id(p) for p in result.encoder_parameters()}
+    encoder = {name for name, p in result.named_parameters() if id(p) in ids}
+    out: dict = {"method": record["method"]["loss"]}
+    if "unlearning" in record:
+        out["wall_s"] = record["unlearning"].get("wall_s")
+        out.update({k: record["unlearning"][k] for k in ("steps", "steps_per_s", "images_per_s")
+                    if k in record["unlearning"]})  # fmt: skip
+    elif "retraining" in record:
+        stages = (record["retraining"].get("training") or {}).values()
+        out["wall_s"] = round(sum(s.get("wall_s", 0) for s in stages), 3) or None
+    out.update(peak_memory(job.device))
+    out["weights"] = weight_change(original, result, encoder)
+    return out
 
 
 def unlearning_checkpoint(job: Job, original_sha256: str, recipe) -> tuple[Path, dict, int]:

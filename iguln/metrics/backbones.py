@@ -32,6 +32,7 @@ class Backbone:
     provides: tuple[str, ...]
     info: dict = field(default_factory=dict)  # e.g. the judge's test accuracy, or why auto fell back
     parts: dict[str, Backbone] = field(default_factory=dict)  # feature -> its backbone (composites only)
+    classifies_data: bool = False  # its "logits" are over the data set's own classes (the detector rate reads them)
 
     def describe(self, feature: str | None = None) -> dict:
         """Name, weights and notes of the backbone that gives `feature` (of every part when None)."""
@@ -55,7 +56,8 @@ def combine(parts: dict[str, Backbone]) -> Backbone:
         return {f: outputs[id(parts[f].extract)][f] for f in provides}
 
     name = "; ".join(f"{f}: {part.name}" for f, part in parts.items())
-    return Backbone(name, "per feature", extract, provides, parts=dict(parts))
+    classifies = "logits" in parts and parts["logits"].classifies_data
+    return Backbone(name, "per feature", extract, provides, parts=dict(parts), classifies_data=classifies)
 
 
 def rgb(x: torch.Tensor) -> torch.Tensor:
@@ -79,7 +81,7 @@ def normalizer(size: int | tuple[int, int], mean, std, mode: str, device: torch.
 def domain_backbone(judge, manifest: dict) -> Backbone:
     accuracy = round(manifest["test_accuracy"], 4)
     info = {"judge_test_accuracy": accuracy, "judge_key": manifest["key"]}
-    return Backbone("domain-judge", manifest["sha256"], judge.features, ("pool", "logits", "embed"), info)
+    return Backbone("domain-judge", manifest["sha256"], judge.features, ("pool", "logits", "embed"), info, {}, True)
 
 
 def inception_backbone(weights: str | None, device: torch.device) -> Backbone:

@@ -1,10 +1,13 @@
 """The registry of metrics: what every result record scores, and how tables show it.
 
 Each entry owns its metadata: its key in the record (metrics[model][set][name]), its column header and unit, which
-direction is better, and what it reads. A *feature* metric reads one backbone feature ("pool", "logits" or "embed")
-of the outputs and of their ground truth, and computes from those; it is missing, with the reason, when the
-backbone has no such feature. A *paired* metric compares a model's outputs with the original's on the same inputs
-(LPIPS); it watches the scoring pass. A metric from elsewhere registers with `register_metric` (iguln/extend.py).
+direction is better, and what it reads. A *feature* metric reads one backbone feature ("pool", "logits", "embed",
+or "logits_hole": the logits of the filled region alone) of the outputs and of their ground truth, and computes
+from those; a *labelled* one also reads the class of each image (the detector rate). Either is missing, with the
+reason, when the backbone has no such feature. A *paired* metric compares a model's outputs with the original's
+on the same inputs: from the pixels, watching the scoring pass (LPIPS, PSNR and SSIM in the hole; `watch`), or from
+the backbone features of both (`between`). A metric from elsewhere registers with `register_metric`
+(iguln/extend.py).
 """
 
 from __future__ import annotations
@@ -25,11 +28,15 @@ class MetricMissing(Exception):
 @dataclass(frozen=True)
 class Settings:
     """What a feature metric may need besides the features: the IS splits, the seed of any shuffle or resample,
-    and how many bootstrap draws an interval takes (0: none)."""
+    how many bootstrap draws an interval takes (0: none), and for a labelled metric the class of each scored image
+    (labels [N]), the forget class indices and which set is scored ("forget" or "retain")."""
 
     splits: int
     seed: int
     bootstrap: int = 0
+    labels: torch.Tensor | None = None
+    forget: tuple[int, ...] = ()
+    subset: str | None = None
 
 
 FeatureCompute = Callable[[torch.Tensor, torch.Tensor, Settings], "float | dict[str, Any]"]
@@ -38,8 +45,9 @@ FeatureCompute = Callable[[torch.Tensor, torch.Tensor, Settings], "float | dict[
 @dataclass(frozen=True)
 class Metric:
     """A metric. compute(real [N, D], fake [M, D], settings) -> value or {"value": ..., more fields} for a feature
-    metric (raise MetricMissing when it cannot be computed); watch(eval cfg, original, mask, device, precision,
-    seed) -> a watcher of the scoring pass for a paired metric (see preservation.py)."""
+    metric (raise MetricMissing when it cannot be computed); watch(eval cfg, mask, device) -> an accumulator of
+    (original's, model's) output pixels for a paired metric (see preservation.py); for a `between` metric
+    compute(original's features [N, D], model's features [N, D], settings) on the same inputs."""
 
     name: str
     header: str
@@ -50,6 +58,15 @@ class Metric:
     watch: Callable[..., Any] | None = None
     table: bool = True  # a column of the paper's tables (both sets, every row)
     named: Callable[[set[str]], str] | None = None  # its header for the backbones that computed it
+    labelled: bool = False  # reads the images' classes (settings.labels): needs a backbone that classifies them
+    extended: bool = False  # a column of the extended table (report's tables_extended.*)
+    sets: tuple[str, ...] = ("forget", "retain")  # the sets it is recorded for
+    between: str | None = None  # the backbone feature a paired feature metric compares (model's vs original's)
+
+    @property
+    def reads(self) -> str | None:
+        """The backbone feature it needs ("logits_hole" is made from "logits")."""
+        return self.feature.removesuffix("_hole") if self.feature else None
 
     def header_for(self, backbones: set[str]) -> str:
         """The column header for values computed by `backbones` (a metric may be named for its network)."""
@@ -77,8 +94,17 @@ def paired_metrics() -> list[Metric]:
     return [m for m in METRICS.values() if m.watch is not None]
 
 
+def between_metrics() -> list[Metric]:
+    return [m for m in METRICS.values() if m.between is not None]
+
+
 def table_metrics() -> list[Metric]:
     return [m for m in METRICS.values() if m.table]
+
+
+def extended_metrics() -> list[Metric]:
+    """The columns of the extended table: the paper's, then every metric marked `extended`."""
+    return [m for m in METRICS.values() if m.table or m.extended]
 
 
 def _fid(real: torch.Tensor, fake: torch.Tensor, settings: Settings) -> dict:
@@ -118,10 +144,37 @@ def _similarity_name(backbones: set[str]) -> str:
     return "embedding similarity"
 
 
-def _lpips_watcher(*args):
-    from iguln.metrics.preservation import LpipsToOriginal
+def _detector_rate(real: torch.Tensor, fake: torch.Tensor, settings: Settings) -> dict:
+    from iguln.metrics.detector import detector_rate
 
-    return LpipsToOriginal(*args)
+    return detector_rate(fake, settings.labels, settings.forget, settings.subset)
+
+
+def _lpips(*args):
+    from iguln.metrics.preservation import Lpips
+
+    return Lpips(*args)
+
+
+def _psnr(*args):
+    from iguln.metrics.pixels import PsnrInHole
+
+    return PsnrInHole(*args)
+
+
+def _ssim(*args):
+    from iguln.metrics.pixels import SsimInHole
+
+    return SsimInHole(*args)
+
+
+def _feature_distance(original: torch.Tensor, model: torch.Tensor, settings: Settings) -> dict:
+    """Mean cosine distance (1 - cosine) between the model's and the original's embeddings of the same inputs."""
+    from iguln.metrics.scores import mean_cosine
+
+    if len(original) != len(model) or not len(model):
+        raise MetricMissing("the two models' features are not of the same inputs")
+    return {"value": 1 - mean_cosine(model, original), "reference": "original"}
 
 
 for _metric in (
@@ -151,12 +204,71 @@ for _metric in (
         named=_similarity_name,
     ),
     Metric(
+        "detect",
+        "detector rate",
+        "share of outputs the detector assigns to a forget class (forget set: lower forgets more) or to their own "
+        "class (retain set: higher keeps more), whole image",
+        higher_is_better=True,
+        feature="logits",
+        compute=_detector_rate,
+        table=False,
+        labelled=True,
+        extended=True,
+    ),
+    Metric(
+        "detect_hole",
+        "detector rate (hole)",
+        "the detector rate of the filled region alone (everything outside the hole blanked)",
+        higher_is_better=True,
+        feature="logits_hole",
+        compute=_detector_rate,
+        table=False,
+        labelled=True,
+        extended=True,
+    ),
+    Metric(
         "lpips",
         "LPIPS to original",
         "mean LPIPS (AlexNet) between the original's and this model's outputs on the same inputs; lower keeps more",
         higher_is_better=False,
-        watch=_lpips_watcher,
+        watch=_lpips,
         table=False,
+        extended=True,
+        sets=("retain",),
+    ),
+    Metric(
+        "psnr",
+        "PSNR to original",
+        "PSNR (dB) of this model's fills against the original's on the same inputs, pooled over the hole's pixels; "
+        "higher keeps more",
+        higher_is_better=True,
+        watch=_psnr,
+        table=False,
+        extended=True,
+        sets=("retain",),
+    ),
+    Metric(
+        "ssim",
+        "SSIM to original",
+        "mean SSIM (torchmetrics, Gaussian window 11) of this model's fills against the original's, over the hole; "
+        "higher keeps more",
+        higher_is_better=True,
+        watch=_ssim,
+        table=False,
+        extended=True,
+        sets=("retain",),
+    ),
+    Metric(
+        "feature_distance",
+        "feature distance to original",
+        "mean cosine distance (1 - cosine) between the backbone embeddings of this model's and the original's "
+        "outputs on the same inputs; lower keeps more",
+        higher_is_better=False,
+        between="embed",
+        compute=_feature_distance,
+        table=False,
+        extended=True,
+        sets=("retain",),
     ),
 ):
     register_metric(_metric)

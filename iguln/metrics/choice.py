@@ -80,13 +80,13 @@ def _names(key: str, value: object) -> dict[str, str]:
     for metric, name in value.items():
         if name not in BACKBONES:
             raise ConfigError(f"{key}.{metric}", name, BACKBONES.names())
-        feature = next(m.feature for m in metrics if m.name == metric)
+        feature = next(m.reads for m in metrics if m.name == metric)
         if by_feature.setdefault(feature, name) != name:
             raise ConfigError(f"{key}.{metric}", name, [by_feature[feature]], f"Metrics reading '{feature}' share one.")
-    uncovered = [m.name for m in metrics if m.feature not in by_feature]
+    uncovered = [m.name for m in metrics if m.reads not in by_feature]
     if uncovered:
         raise ConfigError(key, value, _allowed(), f"No backbone is given for {', '.join(uncovered)}.")
-    return {m.name: by_feature[m.feature] for m in metrics}
+    return {m.name: by_feature[m.reads] for m in metrics}
 
 
 def metric_choices(cfg: DictConfig) -> tuple[dict[str, str], bool]:
@@ -131,7 +131,7 @@ def load_metric_backbone(cfg: DictConfig, device: torch.device, judge: Callable[
             part = replace(loaded["domain"], info={**loaded["domain"].info, "auto": reason})
         elif auto:
             part = replace(part, info={**part.info, "auto": f"eval.backbone=auto chose {name} for {metric}"})
-        parts[next(m.feature for m in feature_metrics() if m.name == metric)] = part
+        parts[next(m.reads for m in feature_metrics() if m.name == metric)] = part
     return combine(parts)
 
 

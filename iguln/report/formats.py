@@ -6,13 +6,22 @@ import csv
 import io
 
 from iguln.data.split import SETS
-from iguln.metrics.catalogue import Metric, table_metrics
+from iguln.metrics.catalogue import Metric, extended_metrics, table_metrics
 from iguln.report.paper import Block
 
+EFFICIENCY = {  # the extended table's efficiency columns (report/paper.py efficiency_entries)
+    "wall_s": "making it (s)",
+    "changed_share": "parameters changed (share)",
+    "relative_change_norm": "change norm / original norm",
+    "peak_rss_gib": "peak RSS (GiB)",
+}
 
-def columns() -> list[tuple[str, Metric]]:
-    """(set, metric) for every table metric of the catalogue, forget set first."""
-    return [(s, m) for s in SETS for m in table_metrics()]
+
+def columns(extended: bool = False) -> list[tuple[str, Metric]]:
+    """(set, metric) for every table metric of the catalogue (extended: every extended one too, on the sets it is
+    recorded for), forget set first."""
+    metrics = extended_metrics() if extended else table_metrics()
+    return [(s, m) for s in SETS for m in metrics if s in m.sets]
 
 
 def backbones(block: Block, metric: Metric) -> set[str]:
@@ -49,29 +58,43 @@ def ratio_cell(row, subset: str) -> str:
     return "—" if not row.ratios else cell(row.ratios.get(subset))
 
 
-def _missing(block: Block) -> list[str]:
+def _missing(block: Block, extended: bool = False) -> list[str]:
     return [
         f"{row.label} / {s} / {m.name}: {row.metrics[s][m.name]['missing']}"
         for row in block.rows
-        for s, m in columns()
+        for s, m in columns(extended)
         if "missing" in row.metrics.get(s, {}).get(m.name, {})
     ]
 
 
-def markdown(blocks: list[Block]) -> str:
+def markdown(blocks: list[Block], extended: bool = False) -> str:
+    """The paper's tables; extended: every aspect's columns (detector rates, preservation, efficiency) and the
+    reference rows (ground truth, zero fill, noise fill) below the methods."""
     out = []
     for block in blocks:
         out.append(f"### {block.data} — {block.model}\n")
-        cols = columns()
-        ratio_headers = "".join(f" {s} FID ratio |" for s in SETS)
-        out.append("| row | " + " | ".join(f"{s} {header(s, m, block)}" for s, m in cols) + f" |{ratio_headers}")
-        out.append("|---" * (1 + len(cols) + len(SETS)) + "|")
-        for row in block.rows:
-            cells = " | ".join(cell(row.metrics.get(s, {}).get(m.name)) for s, m in cols)
-            ratios = " | ".join(ratio_cell(row, s) for s in SETS)
-            out.append(f"| {row.label} | {cells} | {ratios} |")
+        cols = columns(extended)
+        tail = [f"{s} FID ratio" for s in SETS] + (list(EFFICIENCY.values()) if extended else [])
+        out.append("| row | " + " | ".join(f"{s} {header(s, m, block)}" for s, m in cols) + " | " + " | ".join(tail)
+                   + " |")  # fmt: skip
+        out.append("|---" * (1 + len(cols) + len(tail)) + "|")
+        for row in block.rows + (block.references if extended else []):
+            cells = [cell(row.metrics.get(s, {}).get(m.name)) for s, m in cols]
+            cells += [ratio_cell(row, s) for s in SETS]
+            if extended:
+                cells += [cell(row.efficiency.get(k)) if row.efficiency else "—" for k in EFFICIENCY]
+            out.append(f"| {row.label} | " + " | ".join(cells) + " |")
         out.append(f"\n{block.caption()}")
-        out += [f"- missing: {m}" for m in _missing(block)]
+        if extended:
+            out.append(
+                "Detector rate: on the forget set the share of outputs the detector assigns to a forget class, on "
+                "the retain set the share assigned to their own class; (hole): of the filled region alone. Ground "
+                "truth: the real test images (the detector's accuracy there; the Original row's retain rate is its "
+                "accuracy on generated images). Zero fill, noise fill: the hole filled with zeros or uniform noise, "
+                "no generator. Preservation columns (LPIPS, PSNR, SSIM, feature distance): the row's retain outputs "
+                "against the Original's on the same inputs."
+            )
+        out += [f"- missing: {m}" for m in _missing(block, extended)]
         out += [f"- FAILED: {path}: {error}" for path, error in block.failed]
         out.append("")
     return "\n".join(out)

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from iguln.data.split import SETS
 from iguln.metrics.catalogue import table_metrics
-from iguln.report.aggregate import fold_ratios, fold_sets
+from iguln.report.aggregate import fold, fold_ratios, fold_sets
 from iguln.unlearn.losses import LOSSES, PROXY, loss_entry
 
 ORIGINAL = "Original"
+REFERENCES = {"ground_truth": "Ground truth", "zero_fill": "Zero fill", "noise_fill": "Noise fill"}
 
 
 def row_order() -> list[str]:
@@ -58,6 +59,7 @@ class Row:
     ratios: dict = field(default_factory=dict)  # set -> the unlearned / original FID entry
     seed: int | None = None  # the job's seed (None: a fold of several seeds, `seeds` lists them)
     seeds: list[int] = field(default_factory=list)
+    efficiency: dict = field(default_factory=dict)  # column -> entry {"value"}: the extended table's efficiency
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Block:
     rows: list[Row] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (record path, error)
     originals: set[str] = field(default_factory=set)  # sha256 of the originals the rows come from
+    references: list[Row] = field(default_factory=list)  # ground truth and fixed fills (the extended table)
 
     def caption(self) -> str:
         """Backbone(s) and sample counts, the arrows' meaning, and a warning when rows have different originals."""
@@ -112,6 +115,7 @@ def build_blocks(records: list[tuple[Path, dict]]) -> list[Block]:
     one row (mean, sd, n of each metric); so is the original's row."""
     blocks: dict[tuple[str, str], Block] = {}
     originals: dict[tuple[str, str], dict[int, Row]] = {}
+    references: dict[tuple[str, str], dict[tuple[str, int], Row]] = {}
     for path, record in records:
         if record.get("command") != "train":
             continue
@@ -125,6 +129,9 @@ def build_blocks(records: list[tuple[Path, dict]]) -> list[Block]:
             seed, Row(ORIGINAL, record["metrics"]["original"], str(path), seed=seed)
         )
         block.originals.add(record["models"]["original"]["sha256"])
+        for name, metrics in record.get("references", {}).items():
+            label = REFERENCES.get(name, name)
+            references.setdefault(key, {}).setdefault((label, seed), Row(label, metrics, str(path), seed=seed))
         block.rows.append(
             Row(
                 row_of(record),
@@ -135,13 +142,27 @@ def build_blocks(records: list[tuple[Path, dict]]) -> list[Block]:
                 record.get("embeddings"),
                 record.get("ratios", {}),
                 seed,
+                efficiency=efficiency_entries(record.get("efficiency", {})),
             )
         )
     for key, block in blocks.items():
         block.rows = _folded(list(originals.get(key, {}).values())) + _folded(block.rows)
         block.rows.sort(key=lambda r: (_rank(r.label), r.alpha if r.alpha is not None else -1.0))
         _label_repeats(block)
+        block.references = _folded(list(references.get(key, {}).values()))
     return [blocks[k] for k in sorted(blocks)]
+
+
+def efficiency_entries(efficiency: dict) -> dict:
+    """The extended table's efficiency columns of a record's `efficiency`: {column: {"value": ...}}."""
+    weights = efficiency.get("weights", {})
+    values = {
+        "wall_s": efficiency.get("wall_s"),
+        "changed_share": weights.get("changed_share"),
+        "relative_change_norm": weights.get("relative_change_norm"),
+        "peak_rss_gib": efficiency.get("peak_rss_gib"),
+    }
+    return {k: {"value": v} for k, v in values.items() if v is not None}
 
 
 def _folded(rows: list[Row]) -> list[Row]:
@@ -167,6 +188,7 @@ def _folded(rows: list[Row]) -> list[Row]:
                 fold_ratios([r.ratios for r in group]),
                 None,
                 sorted(seeds),
+                {k: fold([r.efficiency[k] for r in group if k in r.efficiency]) for k in first.efficiency},
             )
         )
     return out
