@@ -17,6 +17,7 @@ COMMANDS = {  # name -> (module with main(), what it does); the Hydra apps' conf
     "pretrain": ("iguln.commands.pretrain", "train the original generator and put it in the store"),
     "train": ("iguln.commands.train", "unlearn the forget classes, then score original and unlearned"),
     "eval": ("iguln.commands.evaluate", "score a generator (checkpoint=PATH, or the store's original)"),
+    "robust": ("iguln.commands.robust", "mask sweep or relearning attack of an unlearned generator (checkpoint=PATH)"),
     "report": ("iguln.commands.report", "the paper's tables and figures from run or multirun dirs (PATH...)"),
     "reproduce": ("iguln.commands.reproduce", "run the paper's matrix (paper) or its CPU version (mini), then report"),
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -11,12 +10,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from iguln.commands.app import hydra_app
 from iguln.core import distributed
-from iguln.core.errors import ConfigError
-from iguln.jobs.job import load_backbone, prepare
+from iguln.jobs.job import checkpoint_image_size, load_backbone, prepare
 from iguln.jobs.originals import ensure_original
 from iguln.jobs.scoring import score_models, score_references
 from iguln.models.families import configure_generation
-from iguln.models.storage import CONFIG, load_generator
+from iguln.models.storage import load_generator
 from iguln.report.table import markdown_table
 from iguln.store.records import new_record, write_record
 
@@ -25,23 +23,7 @@ log = logging.getLogger("iguln")
 
 def run(cfg: DictConfig) -> None:
     started = time.perf_counter()
-    image_size = None
-    if cfg.checkpoint is not None:
-        spec_file = Path(cfg.checkpoint) / CONFIG
-        if not spec_file.is_file():
-            raise ConfigError(
-                "checkpoint",
-                cfg.checkpoint,
-                "a generator folder (config.json, weights.safetensors, manifest.json), e.g. <train run dir>/unlearned",
-            )
-        arch = json.loads(spec_file.read_text())["arch"]
-        if arch["num_channels"] != cfg.data.channels:
-            raise ConfigError(
-                "data",
-                cfg.data.name,
-                f"a data set with {arch['num_channels']} channel(s), as the checkpoint was trained on",
-            )
-        image_size = arch["image_size"]
+    image_size = checkpoint_image_size(cfg)
     job = prepare(cfg, "eval", image_size)
     with distributed.main_first():  # under torchrun the others wait while process 0 trains the judge
         path = Path(cfg.checkpoint) if cfg.checkpoint is not None else ensure_original(job)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from omegaconf import DictConfig
 
 from iguln.config.checks import check_config, resolve_device
 from iguln.core.accel import configure_backend
+from iguln.core.errors import ConfigError
 from iguln.core.seeding import seed_everything
 from iguln.data.masks import task_mask
 from iguln.data.source import ImageSource
@@ -22,6 +24,7 @@ from iguln.data.split import SETS, Split, make_split
 from iguln.metrics.backbones import Backbone, domain_backbone
 from iguln.metrics.choice import load_metric_backbone
 from iguln.metrics.judge import load_or_train_judge
+from iguln.models.storage import CONFIG
 from iguln.training.recipe import read_recipe
 
 log = logging.getLogger("iguln")
@@ -45,6 +48,26 @@ class Job:
     def eval_sets(self) -> dict:
         """The forget and retain test images the split chose: {"forget": Dataset, "retain": Dataset}."""
         return {s: self.source.subset("test", self.split.evaluate[s]) for s in SETS}
+
+
+def checkpoint_image_size(cfg: DictConfig, required: bool = False) -> int | None:
+    """The image size of the generator folder `checkpoint=PATH` names (None when none is named), after checking it is
+    one and was trained on as many channels as the data set has; ConfigError otherwise."""
+    if cfg.checkpoint is None and not required:
+        return None
+    spec_file = Path(str(cfg.checkpoint)) / CONFIG
+    if cfg.checkpoint is None or not spec_file.is_file():
+        raise ConfigError(
+            "checkpoint",
+            cfg.checkpoint,
+            "a generator folder (config.json, weights.safetensors, manifest.json), e.g. <train run dir>/unlearned",
+        )
+    arch = json.loads(spec_file.read_text())["arch"]
+    if arch["num_channels"] != cfg.data.channels:
+        raise ConfigError(
+            "data", cfg.data.name, f"a data set with {arch['num_channels']} channel(s), as the checkpoint's training"
+        )
+    return arch["image_size"]
 
 
 def prepare(cfg: DictConfig, command: str, image_size: int | None = None) -> Job:

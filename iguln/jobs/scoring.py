@@ -58,20 +58,21 @@ def score_models(
     embeddings: dict | None = None,
     watchers: dict[str, Callable[[torch.Tensor, torch.Tensor], None]] | None = None,
     features: dict | None = None,
+    subsets: tuple[str, ...] = SETS,
 ) -> tuple[dict, list[str]]:
-    """Metrics of each named generator on the forget and retain test sets. models: name -> (generator, the sha256
-    of its stored weights, or None); features of the ground truth and of stored generators come from the store
-    when an earlier job made them with the same data, images, backbone, generation settings and seed. Returns
-    (metrics, which feature sets were reused). `embeddings`, when given, receives the backbone embeddings
-    ("<model>/<set>": [N, D], the first EMBEDDINGS_KEPT of each) for the report's T-SNE. `watchers`
-    ("<model>/<set>" -> observe(inputs, outputs)) see that model's generated outputs batch by batch; such a set
-    is always generated, not taken from the store. `features`, when given, receives every feature set
+    """Metrics of each named generator on the forget and retain test sets (or `subsets` of them). models:
+    name -> (generator, the sha256 of its stored weights, or None); features of the ground truth and of stored
+    generators come from the store when an earlier job made them with the same data, images, backbone, generation
+    settings and seed. Returns (metrics, which feature sets were reused). `embeddings`, when given, receives the
+    backbone embeddings ("<model>/<set>": [N, D], the first EMBEDDINGS_KEPT of each) for the report's T-SNE.
+    `watchers` ("<model>/<set>" -> observe(inputs, outputs)) see that model's generated outputs batch by batch;
+    such a set is always generated, not taken from the store. `features`, when given, receives every feature set
     ("real/<set>", "<model>/<set>": {feature: [N, D]})."""
     cfg, sets, store = job.cfg, job.eval_sets(), job.cfg.paths.store
     seed = scoring_seed(cfg)
     start, reused = time.perf_counter(), {}
     real = {}
-    for s in SETS:
+    for s in subsets:
         key = _features_key(job, backbone, s)
         real[s], reused[f"real/{s}"] = cached_features(
             store,
@@ -83,13 +84,13 @@ def score_models(
         )
     job.timings["eval_real"] = round(time.perf_counter() - start, 3)
     if features is not None:
-        features.update({f"real/{s}": real[s] for s in SETS})
+        features.update({f"real/{s}": real[s] for s in subsets})
     metrics, labels = {}, labelled(job)
     for name, (generator, sha256) in models.items():
         start = time.perf_counter()
         generator.eval()
         metrics[name] = {}
-        for s in SETS:
+        for s in subsets:
             watch = (watchers or {}).get(f"{name}/{s}")
 
             def generate(s=s, generator=generator, watch=watch):
