@@ -84,8 +84,11 @@ bench: install
 	-$(TEST_ENV) $(BIN)/python benchmarks/matrix.py
 	-$(TEST_ENV) $(BIN)/python benchmarks/fills.py
 	-$(MAKE) bench-demo
-	rm -rf outputs/bench-rows outputs/bench-mini
-	-$(TEST_ENV) $(BIN)/python benchmarks/rows.py --outputs outputs/bench-rows
+	rm -rf outputs/bench-mini
+	for model in vqgan mae diffusion; do rm -rf outputs/bench-rows-$$model; \
+		$(TEST_ENV) $(BIN)/python benchmarks/rows.py --outputs outputs/bench-rows-$$model model=$$model; \
+		$(TEST_ENV) $(BIN)/python benchmarks/aspects.py --outputs outputs/bench-rows-$$model model=$$model \
+		|| echo "benchmarks/aspects.py model=$$model failed"; done
 	-$(TEST_ENV) $(BIN)/python benchmarks/reproduce_mini.py --outputs outputs/bench-mini
 	-$(TEST_ENV) $(BIN)/python benchmarks/throughput.py
 	-$(TEST_ENV) $(BIN)/python benchmarks/diffusion_sampling.py

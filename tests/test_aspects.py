@@ -109,3 +109,44 @@ def test_weight_change_counts_the_changed_elements_and_the_norm_of_the_change():
     assert change["relative_change_norm"] == pytest.approx(5.0 / norm)
     assert change["encoder"]["parameters"] == 20 and change["encoder"]["changed"] == 2
     assert weight_change(original, original)["changed"] == 0
+
+
+def test_detector_rates_through_scoring_with_a_perfect_and_a_filling_generator():
+    """A backbone that reads the class from the centre pixel (class c is the value 2c/10 - 1 + 0.1): a generator
+    that copies the ground truth is detected as its class everywhere; the zero fill (class 5) never is."""
+    from torch.utils.data import TensorDataset
+
+    from iguln.metrics.backbones import Backbone
+    from iguln.metrics.evaluate import extract_features, metric_entries
+
+    def extract(x):
+        code = ((x[:, 0, 8, 8] + 1) / 2 * 10).floor().clamp(0, 9).long()
+        return {"pool": x.flatten(1), "logits": one_hot_logits(code)}
+
+    backbone = Backbone("centre-reader", "none", extract, ("pool", "logits"), classifies_data=True)
+    labels = torch.tensor([1, 8, 1, 8, 0, 2, 3, 4])
+    images = (2 * labels.float() / 10 - 1 + 0.1).view(-1, 1, 1, 1).expand(-1, 1, 16, 16).clone()
+    mask = centre()
+    sets = {"forget": slice(0, 4), "retain": slice(4, 8)}
+
+    class Copy(nn.Module):
+        def generate(self, x, mask, generator=None):
+            return x  # the ground truth was given as input: a perfect generator
+
+    for generator, expected in ((Copy(), {"forget": 1.0, "retain": 1.0}), (FixedFill("zero"), {"forget": 0.0,
+                                "retain": 0.0})):  # fmt: skip
+        for s, rows in sets.items():
+            data = TensorDataset(images[rows], labels[rows])
+            real = extract_features(backbone, data, 4, torch.device("cpu"), "fp32", hole=mask)
+            fake = extract_features(backbone, data, 4, torch.device("cpu"), "fp32", generator, mask, hole=mask)
+            entries = metric_entries(real, fake, backbone, 1, 0, 0, labels[rows], FORGET, s)
+            assert entries["detect"]["value"] == expected[s], (generator, s)
+            assert entries["detect_hole"]["value"] == expected[s]  # the centre pixel is inside the hole
+    plain = Backbone("no-classes", "none", extract, ("pool", "logits"))  # logits, but not over the data's classes
+    data = TensorDataset(images[:4], labels[:4])
+    real = extract_features(plain, data, 4, torch.device("cpu"), "fp32", hole=mask)
+    entries = metric_entries(real, real, plain, 1, 0, 0, labels[:4], FORGET, "forget")
+    assert (
+        entries["detect"]["value"] is None
+        and "does not classify this data set's classes" in entries["detect"]["missing"]
+    )
