@@ -175,7 +175,8 @@ def fid_ratios(metrics: dict, features: dict, bootstrap: int, seed: int) -> dict
 
 def score_references(job: Job, backbone: Backbone) -> tuple[dict, list[str]]:
     """The record's reference points (metrics/reference_fills.py): {"ground_truth": {set: the detector's rates on
-    the real images}, "zero_fill": {set: every metric}, "noise_fill": ...}, and which feature sets were reused."""
+    the real images}, "zero_fill": {set: every metric}, "noise_fill": ...}, and which fill feature sets were reused
+    (the real images' features were extracted or reused by the job's own scoring, which already said which)."""
     features: dict = {}
     metrics, reused = score_models(job, backbone, fills(), features=features)
     cfg, labels = job.cfg.eval, labelled(job)
@@ -184,4 +185,4 @@ def score_references(job: Job, backbone: Backbone) -> tuple[dict, list[str]]:
         real = features[f"real/{s}"]
         entries = metric_entries(real, real, backbone, cfg.is_splits, scoring_seed(job.cfg), 0, **labels[s])
         truth[s] = ground_truth_entries(entries)
-    return {"ground_truth": truth, **metrics}, reused
+    return {"ground_truth": truth, **metrics}, [key for key in reused if not key.startswith("real/")]
