@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from iguln.cli import main
 from iguln.core.errors import ConfigError
 from iguln.data.augment import Augment
-from iguln.data.batches import BalancedSets, BatchStream
+from iguln.data.batches import BalancedSets, BatchStream, Indexed
 from iguln.models.families import build_generator, resolve_model_config
 from iguln.training.engine import param_groups, warmup_constant
 from iguln.training.recipe import read_recipe
@@ -42,20 +42,25 @@ def test_a_mixed_batch_is_split_by_set_and_weighted_as_the_reference_weights_it(
         assert step.population.shape == (4, 1, 8, 8) and masks.forget is mask or torch.equal(masks.forget, mask)
 
 
+def separate_streams() -> list[BatchStream]:
+    return [BatchStream(dataset(8, -1.0), 4, 1), BatchStream(Indexed(dataset(8, 1.0)), 4, 2, labels=True)]
+
+
 def test_separate_batches_are_as_before():
-    streams = [BatchStream(dataset(8, -1.0), 4, 1), BatchStream(dataset(8, 1.0), 4, 2)]
-    forget, retain, masks, step = make_step(streams, Protocol(), torch.ones(1, 1, 8, 8), None, None, 2.0, "cpu")
+    forget, retain, masks, step = make_step(
+        separate_streams(), Protocol(), torch.ones(1, 1, 8, 8), None, None, 2.0, "cpu"
+    )
     assert (forget == -1).all() and (retain == 1).all() and len(forget) == len(retain) == 4
     assert step.weights == (1.0, 1.0) and step.pairing is None and step.population is None
+    assert len(set(step.retain_index.tolist())) == 4 and all(0 <= i < 8 for i in step.retain_index.tolist())
 
 
 @pytest.mark.parametrize("model", ["vqgan", "mae", "diffusion"])
 def test_family_masks_are_each_image_s_own_draw(model):
     cfg = resolve_model_config(compose_config("train", [f"model={model}", "model.preset=micro"]).model, 1)
     generator = build_generator(cfg)
-    streams = [BatchStream(dataset(8, -1.0), 4, 1), BatchStream(dataset(8, 1.0), 4, 2)]
     draws = torch.Generator().manual_seed(0)
-    _, _, masks, _ = make_step(streams, Protocol(masks="family"), None, generator, draws, 1.0, "cpu")
+    _, _, masks, _ = make_step(separate_streams(), Protocol(masks="family"), None, generator, draws, 1.0, "cpu")
     assert len(masks.forget) == 4 and len(masks.retain) == 4
 
 

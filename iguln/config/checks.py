@@ -20,6 +20,7 @@ from iguln.models.families import family_capabilities, family_of, resolve_model_
 from iguln.training.recipe import read_recipe
 from iguln.unlearn.losses import check_loss
 from iguln.unlearn.protocol import read_protocol
+from iguln.unlearn.targets import read_reuse
 
 PRECISIONS = ("bf16", "fp32")
 
@@ -85,6 +86,7 @@ def check_config(cfg: DictConfig, command: str) -> None:
     for where in family.recipes:
         read_recipe(OmegaConf.select(cfg, where), where)
     read_recipe(cfg.trainer, "trainer")
+    read_reuse(cfg.trainer)
     read_recipe(cfg.eval.judge, "eval.judge")
     _positive(cfg.eval, "batch_size", "eval")
     _positive(cfg.eval, "is_splits", "eval")

@@ -93,3 +93,17 @@ class BalancedSets(Dataset):
         label, j = divmod(i, self.size)
         dataset = self.sets[label]
         return dataset[j % len(dataset)][0], label
+
+
+class Indexed(Dataset):
+    """A data set's images with their index: items (image, index), so that a stream's batches say which images
+    they hold (a BatchStream with labels=True gives (images [B, C, H, W], indices [B]))."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.dataset[i][0], i

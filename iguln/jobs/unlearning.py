@@ -20,6 +20,7 @@ from iguln.training.recipe import read_recipe
 from iguln.unlearn.change import weight_change
 from iguln.unlearn.losses import build_loss, loss_entry
 from iguln.unlearn.protocol import read_protocol
+from iguln.unlearn.targets import read_reuse
 from iguln.unlearn.unlearning import unlearn
 
 log = logging.getLogger("iguln")
@@ -120,6 +121,7 @@ def unlearn_original(job: Job, original, original_sha256: str, logger) -> tuple[
         log_every=cfg.trainer.log_every,
         checkpoint=checkpoint,
         protocol=protocol,
+        reuse=read_reuse(cfg.trainer),
     )
     job.timings["unlearn"] = history["wall_s"]
     if history["steps_per_s"]:

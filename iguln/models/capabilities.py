@@ -20,15 +20,24 @@ helpers below give a loss the family's hook, or the interface's default where a 
         One batch of the family's own pretraining masks (vqgan: MAGE's random token masking; diffusion: hybrid
         masks; MAE: random patches), which encode, output and native_loss take; trainer.masks=family unlearns
         with them, as the reference code does.
+    share_frozen(passes) -> weights or None
+        Keep the outputs of the family's frozen front end (vqgan: the tokenizer's token ids) in `passes` (a
+        FrozenPasses, models/frozen_passes.py; None stops), so that a student and its teacher with the same frozen
+        weights compute them once per image batch; returns those weights, which the caller compares, or None
+        (nothing kept) when that part is not frozen.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 
-CAPABILITIES = ("encode_probe", "forget_target", "output", "noisy_label_loss", "training_masks")
+from iguln.models.frozen_passes import FrozenPasses
+
+CAPABILITIES = ("encode_probe", "forget_target", "output", "noisy_label_loss", "training_masks", "share_frozen")
 
 
 def capabilities(family: type | object) -> frozenset[str]:
@@ -56,3 +65,23 @@ def index_probe(probe: Any, rows: torch.Tensor) -> Any:
     if isinstance(probe, dict):
         return {key: value[rows.to(value.device)] for key, value in probe.items()}
     return probe[rows.to(probe.device)]
+
+
+@contextmanager
+def shared_frozen_passes(student, teacher) -> Iterator[FrozenPasses | None]:
+    """While inside, student and teacher share one FrozenPasses (share_frozen) when the family has the capability
+    and their frozen weights are equal; yields it, or None when nothing is shared."""
+    if "share_frozen" not in capabilities(student) or "share_frozen" not in capabilities(teacher):
+        yield None
+        return
+    passes = FrozenPasses()
+    mine, theirs = student.share_frozen(passes), teacher.share_frozen(passes)
+    same = mine is not None and theirs is not None and mine.keys() == theirs.keys()
+    same = same and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    try:
+        if not same:
+            student.share_frozen(None), teacher.share_frozen(None)
+            passes = None
+        yield passes
+    finally:
+        student.share_frozen(None), teacher.share_frozen(None)

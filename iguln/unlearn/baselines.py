@@ -74,7 +74,7 @@ class RetainLabel(Objective):
         probe_f = draw_probe(student, forget, generator) if full else index_probe(probe_r, pairs)
         kwargs = {"full": True} if full else {}
         with torch.no_grad():
-            target = teacher.output(retain, mask.retain, probe_r, **kwargs)
+            target = step.retain_target(retain, lambda x: teacher.output(x, mask.retain, probe_r, **kwargs), probe_r)
         return {
             "retain": feature_mse(student.output(retain, mask.retain, probe_r, **kwargs), target),
             "forget": feature_mse(student.output(forget, mask.forget, probe_f, **kwargs), target[pairs]),

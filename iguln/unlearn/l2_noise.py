@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from iguln.models.capabilities import draw_probe, forget_features
+from iguln.models.capabilities import capabilities, draw_probe, forget_features
 from iguln.unlearn.objective import Masks, Objective, Step, feature_mse
 
 
@@ -33,13 +33,34 @@ class L2Noise(Objective):
         """The teacher's features the student's forget features are pulled towards: E0(n), as the family builds it."""
         return forget_features(teacher, forget, noise, mask, probe)
 
+    def constant_target(self, teacher, noise, mask, probe, step: Step) -> bool:
+        """Whether the forget target is the one E0(n) of the run (noise_draw=once, the paper's target E0(n), the
+        task's mask, a deterministic encoder): then the step's cache computes it once."""
+        return (
+            step.cache is not None
+            and self.noise_draw == "once"
+            and self.fixed_noise is not None
+            and noise is not None
+            and type(self).forget_target is L2Noise.forget_target
+            and "forget_target" not in capabilities(teacher)
+            and probe is None
+            and isinstance(mask, torch.Tensor)
+            and mask.shape[0] == 1
+        )
+
     def terms(self, student, teacher, forget, retain, mask: Masks, generator=None, step=None) -> dict:
         step = step or Step()
         noise = self.forget_noise(forget, generator, step)
         probe_r, probe_f = draw_probe(student, retain, generator), draw_probe(student, forget, generator)
         with torch.no_grad():
-            retain_target = teacher.encode(retain, mask.retain, probe_r)
-            forget_target = self.forget_target(teacher, forget, noise, mask.forget, probe_f, generator, retain_target)
+            retain_target = step.retain_target(retain, lambda x: teacher.encode(x, mask.retain, probe_r), probe_r)
+            if self.constant_target(teacher, noise, mask.forget, probe_f, step):
+                one = step.cache.constant(lambda: teacher.encode(self.fixed_noise.to(forget), mask.forget, None))
+                forget_target = one.expand(len(forget), *one.shape[1:])
+            else:
+                forget_target = self.forget_target(
+                    teacher, forget, noise, mask.forget, probe_f, generator, retain_target
+                )
         return {
             "retain": feature_mse(student.encode(retain, mask.retain, probe_r), retain_target),
             "forget": feature_mse(student.encode(forget, mask.forget, probe_f), forget_target),

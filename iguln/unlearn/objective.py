@@ -45,11 +45,21 @@ def as_masks(mask: Any) -> Masks:
 class Step:
     """What a step knows besides its images. weights: (w_forget, w_retain); pairing: for each forget image, the
     retain image a loss that compares the two takes (RETAIN LABEL; default: row i with row i mod B_r); population:
-    the step's images whose statistics a noise image takes (the mixed batch; default: the forget images)."""
+    the step's images whose statistics a noise image takes (the mixed batch; default: the forget images); cache:
+    the run's TargetCache (targets.py) or None; retain_index: the retain images' data set indices [B_r]."""
 
     weights: tuple[float, float] = (1.0, 1.0)
     pairing: torch.Tensor | None = None
     population: torch.Tensor | None = None
+    cache: Any = None
+    retain_index: torch.Tensor | None = None
+
+    def retain_target(self, retain: torch.Tensor, compute, probe: Any = None):
+        """The teacher's target compute(images) of the retain images, reused from the cache where it holds them
+        (never for an encoder with a random input: probe not None)."""
+        if self.cache is None or probe is not None:
+            return compute(retain)
+        return self.cache.retain(self.retain_index, retain, compute)
 
     def paired(self, forget: int, retain: int) -> torch.Tensor:
         """Retain row of each of `forget` forget rows: [forget] int64."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -10,13 +11,15 @@ from torch.utils.data import Dataset
 
 from iguln.core import distributed
 from iguln.core.seeding import make_generator, seed_modules
-from iguln.data.batches import BalancedSets, BatchStream
+from iguln.data.batches import BalancedSets, BatchStream, Indexed
+from iguln.models.capabilities import shared_frozen_passes
 from iguln.models.generator import Generator
 from iguln.training.checkpoints import Checkpoints
 from iguln.training.engine import fit
 from iguln.training.recipe import Recipe
 from iguln.unlearn.objective import Masks, Step
 from iguln.unlearn.protocol import Protocol
+from iguln.unlearn.targets import Reuse, TargetCache
 
 
 def freeze_all_but(generator: Generator, scope: str) -> list[torch.nn.Parameter]:
@@ -46,6 +49,7 @@ def unlearn(
     log_every: int = 10,
     checkpoint: tuple[Path, dict, int] | None = None,
     protocol: Protocol | None = None,
+    reuse: Reuse | None = None,
 ) -> dict:
     """Train `student` with `loss` on forget and retain images, each step as `protocol` says (protocol.py): by
     default recipe.batch_size forget and as many retain images, with the task mask [1, 1, H, W].
@@ -55,8 +59,11 @@ def unlearn(
 
     Under torchrun every process draws the same batches (and family masks and crops) and takes its share of the
     rows; noise and dropout are drawn per process, and gradients are averaged, so all processes take the same
-    steps."""
-    protocol = protocol or Protocol()
+    steps.
+
+    reuse: frozen work done once (targets.py; default on): the frozen front end shared by student and teacher
+    (share_frozen), deterministic teacher targets kept; the history's "reuse" says what was reused."""
+    protocol, reuse = protocol or Protocol(), reuse or Reuse()
     teacher.eval()  # its targets are computed without gradients; its own flags stay as they are
     student.train()
     params = freeze_all_but(student, "all" if protocol.params == "all" else loss.scope)
@@ -66,7 +73,7 @@ def unlearn(
     else:
         streams = [
             BatchStream(forget, recipe.batch_size, seed + 1, num_workers, pin),
-            BatchStream(retain, recipe.batch_size, seed + 2, num_workers, pin),
+            BatchStream(Indexed(retain), recipe.batch_size, seed + 2, num_workers, pin, True),
         ]
     noise_generator = make_generator(distributed.rank_seed(seed + 3))
     draws = make_generator(seed + 7)  # family masks and crops: the same in every process, which takes its rows
@@ -76,8 +83,10 @@ def unlearn(
         sample = torch.stack([forget[i][0] for i in range(min(len(forget), 256))]).to(device)
         loss.fix_noise(sample, make_generator(seed + 9))
 
+    cache = TargetCache.for_run(reuse, protocol)
+
     def step():
-        forget_x, retain_x, masks, context = make_step(streams, protocol, mask, student, draws, weight, device)
+        forget_x, retain_x, masks, context = make_step(streams, protocol, mask, student, draws, weight, device, cache)
         return loss(student, teacher, forget_x, retain_x, masks, noise_generator, context)
 
     checkpoints = None
@@ -86,19 +95,25 @@ def unlearn(
         modules = {"student": student}
         generators = {"noise": noise_generator, "draws": draws}
         checkpoints = Checkpoints(path, key, every, modules, generators, streams, collective=True)
-    history = fit(
-        params,
-        step,
-        recipe,
-        device,
-        precision,
-        desc="unlearn",
-        log=log,
-        log_every=log_every,
-        checkpoints=checkpoints,
-        average=distributed.average_gradients,
-        names={id(p): name for name, p in student.named_parameters()},
-    )
+    with shared_frozen_passes(student, teacher) if reuse.enabled else _nothing() as passes:
+        history = fit(
+            params,
+            step,
+            recipe,
+            device,
+            precision,
+            desc="unlearn",
+            log=log,
+            log_every=log_every,
+            checkpoints=checkpoints,
+            average=distributed.average_gradients,
+            names={id(p): name for name, p in student.named_parameters()},
+        )
+    history["reuse"] = {
+        "enabled": reuse.enabled,
+        "shared_frozen_passes": None if passes is None else passes.record(),
+        "targets": None if cache is None else cache.record(),
+    }
     distributed.check_in_sync(params)
     student.eval()
     history["trainable_parameters"] = sum(p.numel() for p in params)
@@ -106,13 +121,20 @@ def unlearn(
     return history
 
 
-def make_step(streams, protocol: Protocol, mask, student, draws, weight: float, device):
+@contextmanager
+def _nothing():
+    yield None
+
+
+def make_step(streams, protocol: Protocol, mask, student, draws, weight: float, device, cache=None):
     """(forget [B_f, C, H, W], retain [B_r, C, H, W], masks, step) of the next step, on `device`: from the forget
-    and the retain stream (separate), or split out of one mixed batch, its terms weighted as the reference's."""
+    and the retain stream (separate; the retain stream's items carry their data set index), or split out of one
+    mixed batch, its terms weighted as the reference's."""
+    retain_index = None
     if protocol.batches == "mixed":
         images, labels = next(streams[0])
     else:
-        forget, retain = next(streams[0]), next(streams[1])
+        forget, (retain, retain_index) = next(streams[0]), next(streams[1])
         images = torch.cat([forget, retain])
         labels = torch.tensor([BalancedSets.FORGET] * len(forget) + [BalancedSets.RETAIN] * len(retain))
     if protocol.augment is not None:
@@ -138,7 +160,9 @@ def make_step(streams, protocol: Protocol, mask, student, draws, weight: float, 
     else:
         pair = Masks(_rows(masks, f_rows, device), _rows(masks, r_rows, device))
     population = images if total is not None else None
-    return images[f_rows], images[r_rows], pair, Step(weights, pairing, population)
+    if retain_index is not None:
+        retain_index = retain_index[r_rows.cpu() - len(forget)]
+    return images[f_rows], images[r_rows], pair, Step(weights, pairing, population, cache, retain_index)
 
 
 def _share(rows: torch.Tensor) -> torch.Tensor:

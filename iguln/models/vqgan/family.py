@@ -173,6 +173,16 @@ class VQGAN(Generator):
         drop = bool(self.option_values.get("token_drop"))
         return mage_masks(batch, self.grid**2, self.option_values["mask_ratio"], drop, generator)
 
+    def share_frozen(self, passes) -> dict[str, torch.Tensor] | None:
+        """Let the frozen tokenizer keep its token ids in `passes` (a FrozenPasses, or None to stop), shared with a
+        copy that holds the same weights; returns those weights, for the caller to compare (None, keeping nothing,
+        while the tokenizer trains)."""
+        if any(p.requires_grad for p in self.tokenizer.parameters()):
+            self.tokenizer.passes = None
+            return None
+        self.tokenizer.passes = passes
+        return self.tokenizer.state_dict()
+
     # -- the interface ----------------------------------------------------------------------------------------
 
     def encode(self, x: torch.Tensor, mask: torch.Tensor | TokenMask, probe=None) -> torch.Tensor:

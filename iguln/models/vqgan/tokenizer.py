@@ -49,6 +49,7 @@ class Tokenizer(nn.Module):
         self.factor = 2 ** (levels - 1)
         self.grid = image_size // self.factor
         self.codebook_size = codebook_size
+        self.passes = None  # a FrozenPasses shared with another copy while both are frozen (share_frozen)
 
     @property
     def codebook(self) -> torch.Tensor:
@@ -80,7 +81,9 @@ class Tokenizer(nn.Module):
 
     @torch.no_grad()
     def encode_indices(self, x: torch.Tensor) -> torch.Tensor:
-        """Token indices of images x: [B, L] int64."""
+        """Token indices of images x: [B, L] int64 (computed once per batch tensor while `passes` is shared)."""
+        if self.passes is not None:
+            return self.passes.get(x, lambda images: self.nearest(self.latents(images)))
         return self.nearest(self.latents(x))
 
     def decode_latents(self, z_q: torch.Tensor) -> torch.Tensor:
