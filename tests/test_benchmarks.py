@@ -14,6 +14,7 @@ sys.path.insert(0, str(BENCHMARKS))
 import fills  # noqa: E402
 import matrix  # noqa: E402
 import provenance  # noqa: E402
+import unlearn_cost  # noqa: E402
 
 
 @pytest.fixture
@@ -83,3 +84,27 @@ def test_fills_reads_the_originals_forget_fid_from_the_matrix_of_seed_0(results)
             {"split": "b", "seed": 0, "status": "failed"}]  # fmt: skip
     (results / "matrix.json").write_text(json.dumps({"runs": runs}))
     assert fills.original_fids() == {"a": 10.0}
+
+
+def cost_record(path: Path, reuse: bool, wall_s: float, forget: tuple, retain: tuple) -> None:
+    ratios = {"forget": {"value": forget[0], "ci95": list(forget[1:])}, "retain": {"value": retain[0],
+              "ci95": list(retain[1:])}}  # fmt: skip
+    path.mkdir(parents=True)
+    unlearning = {"wall_s": wall_s, "steps": 400, "steps_per_s": 400 / wall_s, "images_per_s": 1.0, "reuse": {}}
+    (path / "results.json").write_text(json.dumps({"status": "complete", "config": {"trainer": {"reuse_frozen": reuse}},
+                                                   "ratios": ratios, "unlearning": unlearning}))  # fmt: skip
+
+
+@pytest.mark.parametrize(("after_s", "forget", "met"), [(9.0, 3.4, True), (11.0, 3.4, False), (9.0, 4.5, False)])
+def test_unlearn_cost_judges_the_share_of_retraining_and_the_quality(tmp_path, after_s, forget, met):
+    cost_record(tmp_path / "vqgan" / "unlearn" / "0", False, 20.0, (3.5, 3.0, 4.0), (1.05, 1.0, 1.1))
+    cost_record(tmp_path / "vqgan" / "unlearn" / "1", True, after_s, (forget, 3.0, 5.0), (1.04, 1.0, 1.1))
+    retrain = {"status": "complete", "retraining": {"training": {"tokenizer": {"wall_s": 40.0}, "transformer":
+               {"wall_s": 60.0}}}}  # fmt: skip
+    (tmp_path / "vqgan" / "retrain").mkdir(parents=True)
+    (tmp_path / "vqgan" / "retrain" / "results.json").write_text(json.dumps(retrain))
+    rows = {"vqgan": unlearn_cost.family_rows(tmp_path, "vqgan")}
+    assert rows["vqgan"]["retrain_s"] == 100.0
+    text, verdict = unlearn_cost.markdown(rows)
+    assert verdict is met
+    assert f"| vqgan | true | {after_s:.1f} |" in text and f"{after_s / 100:.1%}" in text
