@@ -26,11 +26,11 @@ TARGET_SHARE = 0.10
 
 
 def run_jobs(outputs: Path, family: str, overrides: list[str]) -> None:
-    base = [sys.executable, "-m", "iguln", "train", "experiment=demo", f"model={family}", "seed=0",
-            f"paths.outputs={outputs}", *overrides]  # fmt: skip
+    iguln = [sys.executable, "-m", "iguln", "train"]
+    job = ["experiment=demo", f"model={family}", "seed=0", f"paths.outputs={outputs}", *overrides]
     for command in (
-        [*base, "-m", "trainer.reuse_frozen=false,true", f"hydra.sweep.dir={outputs / family / 'unlearn'}"],
-        [*base, "loss=retrain", f"hydra.run.dir={outputs / family / 'retrain'}"],
+        [*iguln, "-m", *job, "trainer.reuse_frozen=false,true", f"hydra.sweep.dir={outputs / family / 'unlearn'}"],
+        [*iguln, *job, "loss=retrain", f"hydra.run.dir={outputs / family / 'retrain'}"],
     ):
         print("+", " ".join(command[2:]), flush=True)
         subprocess.run(command, check=False, cwd=REPO, stderr=subprocess.DEVNULL)
