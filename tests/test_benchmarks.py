@@ -108,3 +108,12 @@ def test_unlearn_cost_judges_the_share_of_retraining_and_the_quality(tmp_path, a
     text, verdict = unlearn_cost.markdown(rows)
     assert verdict is met
     assert f"| vqgan | true | {after_s:.1f} |" in text and f"{after_s / 100:.1%}" in text
+
+
+def test_unlearn_cost_starts_a_sweep_and_a_retrain(tmp_path, monkeypatch):
+    commands = []
+    monkeypatch.setattr(unlearn_cost.subprocess, "run", lambda command, **kwargs: commands.append(command))
+    unlearn_cost.run_jobs(tmp_path, "mae", ["trainer.steps=2"])
+    sweep, retrain = (c[c.index("iguln") + 1 :] for c in commands)
+    assert sweep[:2] == ["train", "-m"] and "trainer.reuse_frozen=false,true" in sweep and "model=mae" in sweep
+    assert "-m" not in retrain and "loss=retrain" in retrain and "trainer.steps=2" in retrain
