@@ -11,6 +11,7 @@ import iguln.jobs.pretraining as pretraining_module
 import iguln.unlearn.unlearning as unlearning_module
 from iguln.cli import main
 from iguln.core.errors import ConfigError
+from iguln.data.batches import Indexed
 from iguln.data.split import make_split
 from tests.conftest import compose_config
 
@@ -24,7 +25,8 @@ class LabelSpy:
         self.real, self.labels = real, []
 
     def __call__(self, dataset, *args, **kwargs):
-        self.labels.append({int(dataset[i][1]) for i in range(len(dataset))})
+        labelled = dataset.dataset if isinstance(dataset, Indexed) else dataset  # Indexed: items (image, index)
+        self.labels.append({int(labelled[i][1]) for i in range(len(labelled))})
         return self.real(dataset, *args, **kwargs)
 
 
