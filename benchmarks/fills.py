@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -31,17 +30,17 @@ def fill(x: torch.Tensor, mask: torch.Tensor, kind: str, generator: torch.Genera
     return x * (1 - mask) + mask * inside
 
 
-def original_fids() -> dict[str, float]:
-    """The original's forget FID per split, from the matrix's seed-0 records (empty when not there)."""
+def original_fids() -> dict[str, dict[str, float]]:
+    """Each family's original forget FID per split, from the matrix's seed-0 records: {family: {split: FID}}
+    (empty when not there)."""
     path = RESULTS / "matrix.json"
     if not path.exists():
         return {}
-    runs = json.loads(path.read_text())["runs"]
-    by_split: dict[str, list[float]] = {}
-    for r in runs:
+    out: dict[str, dict[str, float]] = {}
+    for r in json.loads(path.read_text())["runs"]:
         if r["status"] == "complete" and r["seed"] == 0:
-            by_split.setdefault(r["split"], []).append(r["forget_fid_original"])
-    return {split: statistics.fmean(v) for split, v in by_split.items()}
+            out.setdefault(r.get("family", "vqgan"), {})[r["split"]] = r["forget_fid_original"]
+    return out
 
 
 def main() -> int:
@@ -78,20 +77,24 @@ def main() -> int:
         with torch.no_grad():
             real = judge.features(x)["pool"]
             fids = {kind: fid(real, judge.features(fill(x, mask, kind, generator))["pool"]) for kind in FILLS}
-        rows.append({"split": name, "images": len(x), "fid": fids, "original": originals.get(name)})
+        rows.append({"split": name, "images": len(x), "fid": fids,
+                     "original": {family: by_split.get(name) for family, by_split in originals.items()}})  # fmt: skip
 
+    families = sorted(originals)
     lines = [f"Backbone: the domain judge (test accuracy {manifest.get('test_accuracy')}), features of the forget "
-             "test images with the hole filled, against the same images unfilled. In brackets: the fill's FID over "
-             "the original generator's forget FID on the same images (matrix.md, seed 0), the ratio a generator "
-             "that always made that fill would reach.", "",
-             "| split | role | images | original | " + " | ".join(FILLS) + " |",
-             "|---|---|---|---|" + "---|" * len(FILLS)]  # fmt: skip
+             "test images with the hole filled, against the same images unfilled. Original: each family's original "
+             "generator's forget FID on the same images (matrix.md, seed 0); in brackets, the fill's FID over it: "
+             "the ratio a generator that always made that fill would reach.", "",
+             "| split | role | images | " + " | ".join(f"original ({f})" for f in families) + " | "
+             + " | ".join(FILLS) + " |",
+             "|---|---|---|" + "---|" * (len(families) + len(FILLS))]  # fmt: skip
     for r in rows:
-        original = r["original"]
-        cells = [f"{r['fid'][k]:.1f}" + (f" ({r['fid'][k] / original:.1f}x)" if original else "") for k in FILLS]
-        shown = f"{original:.2f}" if original else "no matrix record"
-        lines.append(f"| {r['split']} | {ROLE.get(r['split'], 'held out')} | {r['images']} | {shown} | "
-                     + " | ".join(cells) + " |")  # fmt: skip
+        known = {f: v for f, v in r["original"].items() if v}
+        cells = [f"{r['fid'][k]:.1f}" + (" (" + ", ".join(f"{r['fid'][k] / v:.1f}x {f}" for f, v in known.items())
+                 + ")" if known else "") for k in FILLS]  # fmt: skip
+        shown = [f"{r['original'][f]:.2f}" if r["original"].get(f) else "no record" for f in families]
+        lines.append(f"| {r['split']} | {ROLE.get(r['split'], 'held out')} | {r['images']} | "
+                     + " | ".join([*shown, *cells]) + " |")  # fmt: skip
     print(write("fills", "The forget FID of fixed fills", "python benchmarks/fills.py", "\n".join(lines),
                 {"rows": rows}).read_text())  # fmt: skip
     return 0

@@ -77,13 +77,14 @@ def test_a_fixed_fill_changes_the_hole_only():
     assert noise.min() >= -1 and noise.max() <= 1 and noise.std() > 0.3
 
 
-def test_fills_reads_the_originals_forget_fid_from_the_matrix_of_seed_0(results):
+def test_fills_reads_each_family_s_original_forget_fid_from_the_matrix_of_seed_0(results):
     results.mkdir()
-    runs = [{"split": "a", "seed": 0, "status": "complete", "forget_fid_original": 10.0},
-            {"split": "a", "seed": 1, "status": "complete", "forget_fid_original": 99.0},
-            {"split": "b", "seed": 0, "status": "failed"}]  # fmt: skip
+    runs = [{"family": "vqgan", "split": "a", "seed": 0, "status": "complete", "forget_fid_original": 10.0},
+            {"family": "vqgan", "split": "a", "seed": 1, "status": "complete", "forget_fid_original": 99.0},
+            {"family": "diffusion", "split": "a", "seed": 0, "status": "complete", "forget_fid_original": 3.0},
+            {"family": "vqgan", "split": "b", "seed": 0, "status": "failed"}]  # fmt: skip
     (results / "matrix.json").write_text(json.dumps({"runs": runs}))
-    assert fills.original_fids() == {"a": 10.0}
+    assert fills.original_fids() == {"vqgan": {"a": 10.0}, "diffusion": {"a": 3.0}}
 
 
 def cost_record(path: Path, reuse: bool, wall_s: float, forget: tuple, retain: tuple) -> None:
