@@ -110,6 +110,10 @@ def markdown(rows: list[dict], families: list[str]) -> str:
             role = ROLE.get(split, "held out")
             out.append(f"| {family} | {split} | {role} | {statistics.fmean(f):.2f}{sd(f)} | "
                        f"{statistics.fmean(t):.3f}{sd(t)} | {passed} of {len(done)} |")  # fmt: skip
+    missing = [f"{family} {split}" for family in families for split in SPLITS
+               if not any(r["family"] == family and r["split"] == split for r in rows)]  # fmt: skip
+    if missing:
+        out.append(f"\nNot run (no records): {', '.join(missing)}.")
     for family in families:
         done = [r for r in rows if r["family"] == family and r["status"] == "complete"]
         if done:
