@@ -92,6 +92,8 @@ bench: install
 	-$(TEST_ENV) $(BIN)/python benchmarks/reproduce_mini.py --outputs outputs/bench-mini
 	-$(TEST_ENV) $(BIN)/python benchmarks/throughput.py
 	-$(TEST_ENV) $(BIN)/python benchmarks/diffusion_sampling.py
+	-$(TEST_ENV) $(BIN)/python benchmarks/unlearn_cost.py
+	-$(TEST_ENV) $(BIN)/python benchmarks/paper_step.py
 
 bench-demo: install
 	for model in vqgan mae diffusion; do rm -rf outputs/bench-demo-$$model; \
