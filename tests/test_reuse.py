@@ -101,6 +101,7 @@ def test_targets_are_kept_only_where_they_are_deterministic(protocol, retain_ok)
     cache = TargetCache.for_run(Reuse(), protocol)
     assert (cache is None) if retain_ok is None else cache.retain_ok is retain_ok
     assert TargetCache.for_run(Reuse(enabled=False), Protocol()) is None
+    assert not TargetCache.for_run(Reuse(), Protocol(), repeats=False).retain_ok  # no image comes round again
 
 
 @pytest.mark.parametrize(("key", "value"), [("reuse_frozen", "yes"), ("target_cache_mb", -1), ("target_cache_mb", "a")])

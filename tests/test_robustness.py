@@ -1,7 +1,6 @@
 """iguln robust end to end at smoke sizes: the mask sweep and the relearning attack of an unlearned generator,
 beside the original and Retrain, and the report's robustness section."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -9,16 +8,7 @@ import pytest
 from iguln.cli import main
 from iguln.robustness.masks import mask_points
 from iguln.robustness.relearn import checkpoints
-
-
-def iguln(outputs: Path, command: str, run: str, *args: str) -> Path:
-    run_dir = outputs / "runs" / run
-    main([command, "experiment=smoke", f"paths.outputs={outputs}", f"hydra.run.dir={run_dir}", *args])
-    return run_dir
-
-
-def record(run_dir: Path) -> dict:
-    return json.loads((run_dir / "results.json").read_text())
+from tests.test_end_to_end import iguln, record
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,9 @@
 default; false recomputes everything every step, as the reference code does).
 
     retain   E0(x_r) of a retain image depends on the image alone when every step uses the task's mask, separate
-             batches and no augmentation, and the encoder draws nothing (no encode_probe): it is kept per data set
-             index (up to trainer.target_cache_mb) and reused when the image comes round again in a later epoch
+             batches and no augmentation, and the encoder draws nothing (no encode_probe): in a run longer than one
+             epoch it is kept per data set index (up to trainer.target_cache_mb) and reused when the image comes
+             round again
     constant E0(n) of loss.noise_draw=once is one tensor for the whole run under the task's mask: it is computed
              once, on one copy of the noise image
 
@@ -56,12 +57,13 @@ class TargetCache:
     misses: int = 0
 
     @classmethod
-    def for_run(cls, reuse: Reuse, protocol: Protocol) -> TargetCache | None:
-        """The cache for a run with this protocol, or None when reuse is off or nothing is deterministic."""
+    def for_run(cls, reuse: Reuse, protocol: Protocol, repeats: bool = True) -> TargetCache | None:
+        """The cache for a run with this protocol, or None when reuse is off or nothing is deterministic. repeats:
+        whether a retain image can come round again (the run is longer than one epoch); without, none is kept."""
         task = protocol.masks == "task"
         if not reuse.enabled or not task:
             return None
-        retain_ok = protocol.batches == "separate" and protocol.augment is None
+        retain_ok = protocol.batches == "separate" and protocol.augment is None and repeats
         return cls(retain_ok, True, int(reuse.cache_mb * 2**20))
 
     def retain(

@@ -83,7 +83,8 @@ def unlearn(
         sample = torch.stack([forget[i][0] for i in range(min(len(forget), 256))]).to(device)
         loss.fix_noise(sample, make_generator(seed + 9))
 
-    cache = TargetCache.for_run(reuse, protocol)
+    repeats = protocol.batches == "separate" and recipe.steps > len(streams[1].loader)  # batches in an epoch
+    cache = TargetCache.for_run(reuse, protocol, repeats)
 
     def step():
         forget_x, retain_x, masks, context = make_step(streams, protocol, mask, student, draws, weight, device, cache)
