@@ -12,7 +12,9 @@ from iguln.cli import main
 from iguln.core.errors import ConfigError
 from iguln.data.augment import Augment
 from iguln.data.batches import BalancedSets, BatchStream, Indexed
+from iguln.config.checks import check_config
 from iguln.models.families import build_generator, resolve_model_config
+from iguln.models.vqgan.token_mask import decoding_states
 from iguln.training.engine import param_groups, warmup_constant
 from iguln.training.recipe import read_recipe
 from iguln.unlearn.protocol import Protocol, read_protocol
@@ -62,6 +64,33 @@ def test_family_masks_are_each_image_s_own_draw(model):
     draws = torch.Generator().manual_seed(0)
     _, _, masks, _ = make_step(separate_streams(), Protocol(masks="family"), None, generator, draws, 1.0, "cpu")
     assert len(masks.forget) == 4 and len(masks.retain) == 4
+
+
+def test_decoding_masks_are_the_states_of_iterative_decoding():
+    masked = torch.zeros(400, 64, dtype=torch.bool)
+    masked[:, [18, 19, 20, 21, 26, 27, 28, 29, 34, 35, 36, 37, 42, 43, 44, 45]] = True  # the centre 4 x 4 tokens
+    states = decoding_states(masked, 8, torch.Generator().manual_seed(0))
+    assert not (states.masked & ~masked).any()  # only the task's tokens are ever hidden
+    counts = set(states.masked.sum(1).tolist())  # what rounds 0..7 of decoding.py start with, for 16 tokens
+    assert counts == {16, 15, 14, 13, 11, 8, 6, 3}
+    again = decoding_states(masked, 8, torch.Generator().manual_seed(0))
+    assert torch.equal(states.masked, again.masked)
+    assert set(decoding_states(masked, 1, None).masked.sum(1).tolist()) == {16}  # one round: the task's mask
+
+
+def test_decoding_masks_reach_the_step_and_are_refused_without_the_capability():
+    cfg = resolve_model_config(compose_config("train", ["model.preset=micro"]).model, 1)
+    generator = build_generator(cfg)
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., 8:24, 8:24] = 1
+    draws = torch.Generator().manual_seed(0)
+    _, _, masks, _ = make_step(separate_streams(), Protocol(masks="decoding"), mask, generator, draws, 1.0, "cpu")
+    task = generator.token_mask(mask, 4)
+    assert len(masks.forget) == 4 and not (masks.forget.masked & ~task).any()
+    assert generator.encode(torch.rand(4, 1, 32, 32) * 2 - 1, masks.forget).shape[0] == 4
+    with pytest.raises(ConfigError, match=r"trainer.masks='decoding' is not valid\. Allowed: task, family.*"
+                       "decoding_masks"):  # fmt: skip
+        check_config(compose_config("train", ["model=mae", "trainer.masks=decoding"]), "train")
 
 
 def test_mage_s_masks_drop_tokens_from_the_encoder_input():

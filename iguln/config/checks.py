@@ -99,9 +99,12 @@ def check_config(cfg: DictConfig, command: str) -> None:
     if command == "train":
         capabilities = family_capabilities(cfg.model.name)
         check_loss(cfg.loss, cfg.model.name, capabilities)
-        if read_protocol(cfg.trainer).masks == "family" and "training_masks" not in capabilities:
+        masks, hooks = read_protocol(cfg.trainer).masks, {"family": "training_masks", "decoding": "decoding_masks"}
+        hook = hooks.get(masks)
+        if hook is not None and hook not in capabilities:
+            allowed = ["task", *(m for m, h in hooks.items() if h in capabilities)]
             raise ConfigError(
-                "trainer.masks", "family", ["task"], f"model={cfg.model.name} lacks training_masks (capabilities.py)."
+                "trainer.masks", masks, allowed, f"model={cfg.model.name} lacks {hook} (capabilities.py)."
             )
     check_backbone_name(cfg.eval)
     check_logger(cfg.logger)

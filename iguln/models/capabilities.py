@@ -20,6 +20,11 @@ helpers below give a loss the family's hook, or the interface's default where a 
         One batch of the family's own pretraining masks (vqgan: MAGE's random token masking; diffusion: hybrid
         masks; MAE: random patches), which encode, output and native_loss take; trainer.masks=family unlearns
         with them, as the reference code does.
+    decoding_masks(mask, batch, generator) -> mask
+        The states a family's iterative decoding passes its encoder for the task's mask (vqgan: the hole with part
+        of its tokens already filled, one round of model.decode.iterations per image), which encode takes;
+        trainer.masks=decoding unlearns with them, so that every round of generation sees the unlearned encoder on
+        inputs it was trained on.
     share_frozen(passes) -> weights or None
         Keep the outputs of the family's frozen front end (vqgan: the tokenizer's token ids) in `passes` (a
         FrozenPasses, models/frozen_passes.py; None stops), so that a student and its teacher with the same frozen
@@ -37,7 +42,15 @@ import torch
 
 from iguln.models.frozen_passes import FrozenPasses
 
-CAPABILITIES = ("encode_probe", "forget_target", "output", "noisy_label_loss", "training_masks", "share_frozen")
+CAPABILITIES = (
+    "encode_probe",
+    "forget_target",
+    "output",
+    "noisy_label_loss",
+    "training_masks",
+    "decoding_masks",
+    "share_frozen",
+)
 
 
 def capabilities(family: type | object) -> frozenset[str]:

@@ -5,7 +5,9 @@ code's protocol (experiment=paper/*). Each is a documented key; the README lists
               mixed: B images a step drawn from both sets (the smaller repeated to as many as the larger), each term
               weighted as the reference weights it (objective.py)
     masks     task: the task's mask for every image; family: each image its own draw of the family's pretraining
-              masks (the training_masks capability), the same for student and teacher
+              masks (the training_masks capability), the same for student and teacher; decoding: each image the task's
+              mask in one of the states the family's iterative decoding passes through, part of the hole filled
+              with the image's own content (the decoding_masks capability)
     params    scope: the parameters the loss trains (its scope); all: every trainable parameter of the generator in
               the optimizer (those the loss reaches get gradients: Palette's noise-level embedding, say)
     augment   null, or {crop_scale: [low, high], flip: true}: RandomResizedCrop and a horizontal flip per image
@@ -21,7 +23,7 @@ from iguln.core.errors import ConfigError
 from iguln.data.augment import Augment
 
 BATCHES = ("separate", "mixed")
-MASKS = ("task", "family")
+MASKS = ("task", "family", "decoding")
 PARAMS = ("scope", "all")
 
 

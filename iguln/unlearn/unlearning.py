@@ -140,7 +140,11 @@ def make_step(streams, protocol: Protocol, mask, student, draws, weight: float, 
         labels = torch.tensor([BalancedSets.FORGET] * len(forget) + [BalancedSets.RETAIN] * len(retain))
     if protocol.augment is not None:
         images = protocol.augment(images, draws)
-    masks = student.training_masks(len(images), draws) if protocol.masks == "family" else None
+    masks = None
+    if protocol.masks == "family":
+        masks = student.training_masks(len(images), draws)
+    elif protocol.masks == "decoding":
+        masks = student.decoding_masks(mask, len(images), draws)
     rows = distributed.shard(len(images)) if protocol.batches == "mixed" else None
     if rows is not None:  # a mixed batch is shared out as one; separate batches each in their own halves
         images, labels = images[rows.start : rows.stop], labels[rows.start : rows.stop]

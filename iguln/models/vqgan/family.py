@@ -19,7 +19,7 @@ from iguln.models.vqgan.decoding import iterative_fill
 from iguln.models.vqgan.discriminator import PatchDiscriminator, hinge_discriminator_loss
 from iguln.models.vqgan.perceptual import load_perceptual, perceptual_distance
 from iguln.models.vqgan.reference import mage_transformer_state, maskgit_tokenizer_state, split_mage_checkpoint
-from iguln.models.vqgan.token_mask import TokenMask, mage_masks
+from iguln.models.vqgan.token_mask import TokenMask, decoding_states, mage_masks
 from iguln.models.vqgan.tokenizer import Tokenizer
 from iguln.models.vqgan.transformer import TokenTransformer
 from iguln.models.weights import read_weights
@@ -172,6 +172,13 @@ class VQGAN(Generator):
             return TokenMask(random_rectangles(batch, self.grid, generator))
         drop = bool(self.option_values.get("token_drop"))
         return mage_masks(batch, self.grid**2, self.option_values["mask_ratio"], drop, generator)
+
+    def decoding_masks(self, mask: torch.Tensor, batch: int, generator: torch.Generator | None = None) -> TokenMask:
+        """The encoder's inputs during iterative decoding of the task's pixel mask [1, 1, H, W], one per image: each
+        image a round of model.decode.iterations with that round's share of the masked tokens still hidden
+        (token_mask.decoding_states)."""
+        masked = self.token_mask(mask, batch)
+        return decoding_states(masked, int(self.generation_values["iterations"]), generator)
 
     def share_frozen(self, passes) -> dict[str, torch.Tensor] | None:
         """Let the frozen tokenizer keep its token ids in `passes` (a FrozenPasses, or None to stop), shared with a

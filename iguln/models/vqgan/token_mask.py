@@ -43,3 +43,18 @@ def mage_masks(batch: int, length: int, ratio: dict, drop: bool, generator: torc
     masked = ranks >= length - max(1, math.ceil(length * rate))
     dropped = ranks >= length - math.ceil(length * ratio["min"]) if drop else None
     return TokenMask(masked, dropped)
+
+
+def decoding_states(masked: torch.Tensor, iterations: int, generator: torch.Generator | None) -> TokenMask:
+    """The inputs iterative decoding (decoding.py) gives the encoder, one per image: masked [B, L] bool, the task's
+    tokens to fill; each row takes one round t of T = `iterations` at random and hides the share of its masked tokens
+    that round starts with (all at t = 0, then floor(M * cos(pi/2 * t/T)), at least one), chosen at random; the rest
+    of them are visible with their own tokens."""
+    batch, length = masked.shape
+    total = masked.sum(1)
+    rounds = torch.randint(0, iterations, (batch,), generator=generator)
+    share = torch.cos(math.pi / 2 * rounds.double() / iterations)
+    hidden = torch.where(rounds == 0, total, torch.floor(total * share).long().clamp(min=1))
+    draws = torch.rand(batch, length, generator=generator).masked_fill(~masked.cpu(), 2.0)
+    ranks = draws.argsort(1).argsort(1)  # the masked tokens first, in a random order
+    return TokenMask(ranks.to(masked.device) < hidden.to(masked.device).unsqueeze(1))
