@@ -31,6 +31,17 @@ def test_records_name_the_lock():
     assert lock["file"] == LOCK.name and lock["sha256"] == hashlib.sha256(LOCK.read_bytes()).hexdigest()
 
 
+def test_records_name_the_cpu_threads():
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert package_versions()["cpu_threads"] == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a_lock_that_differs_is_reported(tmp_path):
     wrong = tmp_path / "requirements.lock"
     wrong.write_text("# a comment\ntorch==0.0.1\nno-such-package==1.0\n")

@@ -75,7 +75,11 @@ def source_commit(root: Path = LOCK.parent) -> str | None:
 
 
 def package_versions() -> dict:
-    versions: dict = {"python": platform.python_version()}
+    """The packages, the commit, the lock, and the CPU threads torch computes with: a CPU run repeats its numbers
+    exactly only with as many threads (reductions are split by thread), so a record says how many it had."""
+    import torch
+
+    versions: dict = {"python": platform.python_version(), "cpu_threads": torch.get_num_threads()}
     for name in PACKAGES:
         versions[name] = installed(name) or "not installed"
     versions["commit"] = source_commit()

@@ -1,0 +1,116 @@
+"""How far the paper's loss can move the forget FID at best, on each split of the matrix: if unlearning succeeded
+perfectly, the student's features of a forget image would be the teacher's features of the noise image,
+E(x_f) = E0(n), and the hole would be filled as the original fills n. This scores exactly that fill, pasted into
+the forget test images' own surround, against the real images (domain judge), as a ratio of the original's own
+forget FID on the same images. No unlearning is run: only the stored original.
+
+    python benchmarks/ceiling.py --model DIR [--outputs DIR] [OVERRIDE ...]
+
+DIR: a generator folder (the store's original); --outputs: the outputs dir whose store holds the judge (the
+matrix's). Overrides go to the demo's config (e.g. model.decode.iterations=1). Targets, one per `loss.noise`
+value: "once" (one noise image for the run, noise_draw=once) and "per image" (a fresh noise image per forget
+image, as noise_draw=step draws them). A one-round decoder (vqgan with iterations=1, MAE) fills the hole from the
+encoder's features alone, so the fill is exactly what perfect unlearning gives; with more rounds, later rounds
+also see the tokens already filled, and the figure is an estimate. Diffusion is left out: its forget target is the
+forget image's own surround with noise in the hole, and its encoder's skip features reach the decoder.
+Writes benchmarks/results/ceiling_<family>.md and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from matrix import CLASSES, ROLE, SPLITS
+from provenance import REPO, write
+
+NOISES = ("uniform", "gaussian", "constant")
+
+
+def fill_with(generator, x: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, draws, batch: int = 250):
+    """x [N, C, H, W] with its hole replaced by the generator's fill of `source` [N, C, H, W] (the noise images)."""
+    out = []
+    for i in range(0, len(x), batch):
+        filled = generator.generate(source[i : i + batch], mask, draws)
+        out.append(x[i : i + batch] * (1 - mask) + mask * filled)
+    return torch.cat(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help="a generator folder: the store's original")
+    parser.add_argument("--outputs", type=Path, default=REPO / "outputs" / "bench-matrix")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+
+    from iguln.commands.reproduce import compose_job
+    from iguln.core.seeding import make_generator
+    from iguln.data.masks import task_mask
+    from iguln.data.sources import load_source
+    from iguln.data.split import make_split
+    from iguln.metrics.judge import load_or_train_judge
+    from iguln.metrics.scores import fid
+    from iguln.models.families import configure_generation
+    from iguln.models.storage import load_generator
+    from iguln.training.recipe import read_recipe
+    from iguln.unlearn.noise import make_noise
+
+    generator, manifest = load_generator(args.model)
+    family = generator.family
+    if family == "diffusion":
+        print("diffusion is left out: see the docstring", file=sys.stderr)
+        return 2
+    cfg = compose_job("demo", family, [f"paths.outputs={args.outputs}", *args.overrides])
+    configure_generation(generator, cfg.model)
+    size = generator.arch["image_size"]
+    source = load_source(cfg.data, size, cfg.paths.downloads)
+    recipe = read_recipe(cfg.eval.judge, "eval.judge")
+    judge, judge_manifest, _ = load_or_train_judge(source, cfg.eval.judge.width, recipe, cfg.paths.store,
+                                                   torch.device("cpu"), cfg.eval.judge.seed, "fp32")  # fmt: skip
+    mask = task_mask(cfg.task, size)
+    rows = []
+    for name, forget in SPLITS.items():
+        retain = [c for c in CLASSES if c not in forget]
+        split_cfg = compose_job("demo", family, [f"split.forget=[{','.join(forget)}]",
+                                                 f"split.retain=[{','.join(retain)}]", "seed=0"]).split  # fmt: skip
+        split = make_split(split_cfg, source.classes, source.targets("train"), source.targets("test"))
+        images = source.subset("test", split.evaluate["forget"])
+        x = torch.stack([images[i][0] for i in range(len(images))])
+        draws = make_generator(0)
+        with torch.no_grad():
+            real = judge.features(x)["pool"]
+            fids = {"original": fid(real, judge.features(fill_with(generator, x, x, mask, draws))["pool"])}
+            for kind in NOISES:
+                once = make_noise(x, kind, make_generator(9))[:1].expand_as(x)
+                fids[f"{kind} once"] = fid(real, judge.features(fill_with(generator, x, once, mask, draws))["pool"])
+                if kind != "constant":  # a constant image is one image whatever the draw
+                    each = make_noise(x, kind, make_generator(9))
+                    fids[f"{kind} per image"] = fid(
+                        real, judge.features(fill_with(generator, x, each, mask, draws))["pool"]
+                    )
+        rows.append({"split": name, "images": len(x), "fid": fids})
+        print(name, {k: round(v, 2) for k, v in fids.items()}, flush=True)
+
+    kinds = [k for k in rows[0]["fid"] if k != "original"]
+    lines = [f"Family {family}, original {args.model.name} (sha256 {manifest['sha256'][:12]}); decoding "
+             f"{generator.generation_values}. Backbone: the domain judge (test accuracy "
+             f"{judge_manifest.get('test_accuracy')}). Each cell: the forget FID of the fill perfect unlearning "
+             "would give, and in brackets its ratio to the original's forget FID (the ceiling of the forget ratio "
+             "with that target; the demo's target is 3x). Seed 0's forget test images.", "",
+             "| split | role | images | original | " + " | ".join(kinds) + " |",
+             "|---|---|---|---|" + "---|" * len(kinds)]  # fmt: skip
+    for r in rows:
+        base = r["fid"]["original"]
+        cells = [f"{r['fid'][k]:.2f} ({r['fid'][k] / base:.2f}x)" for k in kinds]
+        lines.append(f"| {r['split']} | {ROLE.get(r['split'], 'held out')} | {r['images']} | {base:.2f} | "
+                     + " | ".join(cells) + " |")  # fmt: skip
+    title = f"The forget FID perfect unlearning would reach ({family})"
+    command = f"python benchmarks/ceiling.py --model {args.model.name} " + " ".join(args.overrides)
+    print(write(f"ceiling_{family}", title, command.strip(), "\n".join(lines), {"rows": rows}).read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
