@@ -9,10 +9,10 @@ import torch
 from omegaconf import OmegaConf
 
 from iguln.cli import main
+from iguln.config.checks import check_config
 from iguln.core.errors import ConfigError
 from iguln.data.augment import Augment
 from iguln.data.batches import BalancedSets, BatchStream, Indexed
-from iguln.config.checks import check_config
 from iguln.models.families import build_generator, resolve_model_config
 from iguln.models.vqgan.token_mask import decoding_states
 from iguln.training.engine import param_groups, warmup_constant
