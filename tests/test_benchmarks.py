@@ -1,5 +1,5 @@
 """The benchmark scripts' own logic: the provenance every generated file starts with, the matrix's verdicts from
-records the test writes, and the fixed fills."""
+records the test writes, the fixed fills and the ceiling's fill."""
 
 import json
 import sys
@@ -11,6 +11,7 @@ import torch
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
+import ceiling  # noqa: E402
 import fills  # noqa: E402
 import matrix  # noqa: E402
 import provenance  # noqa: E402
@@ -75,6 +76,21 @@ def test_a_fixed_fill_changes_the_hole_only():
         assert torch.equal(y * (1 - mask), x * (1 - mask))
     noise = fills.fill(x, mask, "uniform", generator)[..., 2:6, 2:6]
     assert noise.min() >= -1 and noise.max() <= 1 and noise.std() > 0.3
+
+
+def test_the_ceiling_pastes_the_fill_of_the_noise_image_into_each_image_s_surround():
+    class Filler:  # fills the hole with the mean of its input's hole, as a stand-in generator
+        def generate(self, source, mask, draws):
+            hole = (source * mask).sum(dim=(2, 3), keepdim=True) / mask.sum()
+            return source * (1 - mask) + mask * hole
+
+    x, noise = torch.rand(5, 1, 8, 8) * 2 - 1, torch.rand(5, 1, 8, 8) * 2 - 1
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., 2:6, 2:6] = 1
+    y = ceiling.fill_with(Filler(), x, noise, mask, None, batch=2)
+    assert torch.equal(y * (1 - mask), x * (1 - mask))  # the surround is the image's own
+    expected = (noise * mask).sum(dim=(2, 3)) / 16
+    assert torch.allclose(y[..., 3, 3], expected)  # the hole is the fill of the noise image, row by row
 
 
 def test_fills_reads_each_family_s_original_forget_fid_from_the_matrix_of_seed_0(results):
