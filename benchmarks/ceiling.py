@@ -94,11 +94,13 @@ def main() -> int:
         print(name, {k: round(v, 2) for k, v in fids.items()}, flush=True)
 
     kinds = [k for k in rows[0]["fid"] if k != "original"]
+    demo_target = f"{cfg.loss.noise} {'once' if cfg.loss.get('noise_draw') == 'once' else 'per image'}"
     lines = [f"Family {family}, original {args.model.name} (sha256 {manifest['sha256'][:12]}); decoding "
              f"{generator.generation_values}. Backbone: the domain judge (test accuracy "
              f"{judge_manifest.get('test_accuracy')}). Each cell: the forget FID of the fill perfect unlearning "
              "would give, and in brackets its ratio to the original's forget FID (the ceiling of the forget ratio "
-             "with that target; the demo's target is 3x). Seed 0's forget test images.", "",
+             "with that target; the demo's forget target is 3x). Seed 0's forget test images. The demo's own noise "
+             f"target for {family}: {demo_target}.", "",
              "| split | role | images | original | " + " | ".join(kinds) + " |",
              "|---|---|---|---|" + "---|" * len(kinds)]  # fmt: skip
     for r in rows:
@@ -108,7 +110,8 @@ def main() -> int:
                      + " | ".join(cells) + " |")  # fmt: skip
     title = f"The forget FID perfect unlearning would reach ({family})"
     command = f"python benchmarks/ceiling.py --model {args.model.name} " + " ".join(args.overrides)
-    print(write(f"ceiling_{family}", title, command.strip(), "\n".join(lines), {"rows": rows}).read_text())
+    data = {"rows": rows, "demo_target": demo_target}
+    print(write(f"ceiling_{family}", title, command.strip(), "\n".join(lines), data).read_text())
     return 0
 
 
