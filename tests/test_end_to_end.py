@@ -152,6 +152,16 @@ def test_report_writes_the_paper_table_of_the_records(outputs, capsys):
     assert written >= {"tables.md", "tables.csv", "tables.tex", "tsne_fashion_mnist_vqgan.png"}
 
 
+def test_a_second_run_into_a_finished_run_dir_is_refused_before_any_work(outputs, capsys, monkeypatch):
+    before = (outputs / "runs" / "train" / "results.json").read_bytes()
+    monkeypatch.setattr("iguln.jobs.unlearning.unlearn", lambda *a, **k: pytest.fail("no work may start"))
+    with pytest.raises(SystemExit) as exit_info:
+        iguln(outputs, "train", "train")
+    assert exit_info.value.code == 2
+    assert "hydra.run.dir=" in capsys.readouterr().err
+    assert (outputs / "runs" / "train" / "results.json").read_bytes() == before  # the finished record is kept
+
+
 def test_a_run_that_breaks_leaves_a_failed_record(outputs, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory (simulated)")
