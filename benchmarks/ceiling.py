@@ -23,7 +23,8 @@ import sys
 from pathlib import Path
 
 import torch
-from matrix import CLASSES, ROLE, SPLITS
+from fills import forget_test_images, judge_for
+from matrix import ROLE, SPLITS
 from provenance import REPO, write
 
 NOISES = ("uniform", "gaussian", "constant")
@@ -49,12 +50,9 @@ def main() -> int:
     from iguln.core.seeding import make_generator
     from iguln.data.masks import task_mask
     from iguln.data.sources import load_source
-    from iguln.data.split import make_split
-    from iguln.metrics.judge import load_or_train_judge
     from iguln.metrics.scores import fid
     from iguln.models.families import configure_generation
     from iguln.models.storage import load_generator
-    from iguln.training.recipe import read_recipe
     from iguln.unlearn.noise import make_noise
 
     generator, manifest = load_generator(args.model)
@@ -66,18 +64,11 @@ def main() -> int:
     configure_generation(generator, cfg.model)
     size = generator.arch["image_size"]
     source = load_source(cfg.data, size, cfg.paths.downloads)
-    recipe = read_recipe(cfg.eval.judge, "eval.judge")
-    judge, judge_manifest, _ = load_or_train_judge(source, cfg.eval.judge.width, recipe, cfg.paths.store,
-                                                   torch.device("cpu"), cfg.eval.judge.seed, "fp32")  # fmt: skip
+    judge, judge_manifest = judge_for(cfg, source)
     mask = task_mask(cfg.task, size)
     rows = []
     for name, forget in SPLITS.items():
-        retain = [c for c in CLASSES if c not in forget]
-        split_cfg = compose_job("demo", family, [f"split.forget=[{','.join(forget)}]",
-                                                 f"split.retain=[{','.join(retain)}]", "seed=0"]).split  # fmt: skip
-        split = make_split(split_cfg, source.classes, source.targets("train"), source.targets("test"))
-        images = source.subset("test", split.evaluate["forget"])
-        x = torch.stack([images[i][0] for i in range(len(images))])
+        x = forget_test_images(source, family, forget)
         draws = make_generator(0)
         with torch.no_grad():
             real = judge.features(x)["pool"]

@@ -43,6 +43,31 @@ def original_fids() -> dict[str, dict[str, float]]:
     return out
 
 
+def judge_for(cfg, source):
+    """(the domain judge of cfg's store, trained there when missing, its manifest), on the CPU."""
+    from iguln.metrics.judge import load_or_train_judge
+    from iguln.training.recipe import read_recipe
+
+    recipe = read_recipe(cfg.eval.judge, "eval.judge")
+    judge, manifest, _ = load_or_train_judge(source, cfg.eval.judge.width, recipe, cfg.paths.store,
+                                             torch.device("cpu"), cfg.eval.judge.seed, "fp32")  # fmt: skip
+    return judge, manifest
+
+
+def forget_test_images(source, family: str | None, forget: list[str]) -> torch.Tensor:
+    """The forget test images [N, C, H, W] of a matrix split (forget classes, the other eight retained) for seed 0,
+    as the matrix's seed-0 runs score them."""
+    from iguln.commands.reproduce import compose_job
+    from iguln.data.split import make_split
+
+    retain = [c for c in CLASSES if c not in forget]
+    split_cfg = compose_job("demo", family, [f"split.forget=[{','.join(forget)}]",
+                                             f"split.retain=[{','.join(retain)}]", "seed=0"]).split  # fmt: skip
+    split = make_split(split_cfg, source.classes, source.targets("train"), source.targets("test"))
+    images = source.subset("test", split.evaluate["forget"])
+    return torch.stack([images[i][0] for i in range(len(images))])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--outputs", type=Path, default=REPO / "outputs" / "bench-matrix")
@@ -51,29 +76,19 @@ def main() -> int:
     from iguln.commands.reproduce import compose_job
     from iguln.data.masks import task_mask
     from iguln.data.sources import load_source
-    from iguln.data.split import make_split
-    from iguln.metrics.judge import load_or_train_judge
     from iguln.metrics.scores import fid
     from iguln.models.families import resolve_model_config
-    from iguln.training.recipe import read_recipe
 
     cfg = compose_job("demo", None, [f"paths.outputs={args.outputs}"])
     size = resolve_model_config(cfg.model, cfg.data.channels).arch.image_size
     source = load_source(cfg.data, size, cfg.paths.downloads)
-    recipe = read_recipe(cfg.eval.judge, "eval.judge")
-    judge, manifest, _ = load_or_train_judge(source, cfg.eval.judge.width, recipe, cfg.paths.store,
-                                             torch.device("cpu"), cfg.eval.judge.seed, "fp32")  # fmt: skip
+    judge, manifest = judge_for(cfg, source)
     mask = task_mask(cfg.task, size)
     originals = original_fids()
     generator = torch.Generator().manual_seed(0)
     rows = []
     for name, forget in SPLITS.items():
-        retain = [c for c in CLASSES if c not in forget]
-        split_cfg = compose_job("demo", None, [f"split.forget=[{','.join(forget)}]",
-                                               f"split.retain=[{','.join(retain)}]", "seed=0"]).split  # fmt: skip
-        split = make_split(split_cfg, source.classes, source.targets("train"), source.targets("test"))
-        images = source.subset("test", split.evaluate["forget"])
-        x = torch.stack([images[i][0] for i in range(len(images))])
+        x = forget_test_images(source, None, forget)
         with torch.no_grad():
             real = judge.features(x)["pool"]
             fids = {kind: fid(real, judge.features(fill(x, mask, kind, generator))["pool"]) for kind in FILLS}

@@ -160,6 +160,10 @@ def test_a_second_run_into_a_finished_run_dir_is_refused_before_any_work(outputs
     assert exit_info.value.code == 2
     assert "hydra.run.dir=" in capsys.readouterr().err
     assert (outputs / "runs" / "train" / "results.json").read_bytes() == before  # the finished record is kept
+    scored = (outputs / "runs" / "eval-original" / "results.json").read_bytes()
+    with pytest.raises(SystemExit):  # every command: an eval's record is kept too
+        iguln(outputs, "eval", "eval-original")
+    assert (outputs / "runs" / "eval-original" / "results.json").read_bytes() == scored
 
 
 def test_a_run_that_breaks_leaves_a_failed_record(outputs, monkeypatch):

@@ -2,6 +2,8 @@
 
 Whatever stops a job, its run dir ends with a result record that says so (status "failed", the error). In a
 sweep (-m), a failed job is left to Hydra, which goes on with the next job and reports the failures at the end.
+A run dir that already holds a finished run (a complete record, or an unlearned generator) is refused before any
+work: what a user made is never overwritten.
 """
 
 from __future__ import annotations
@@ -22,11 +24,29 @@ from omegaconf.errors import OmegaConfBaseException
 
 from iguln.config import CONF_DIR
 from iguln.core import distributed
-from iguln.core.errors import USER_ERROR_STATUS, USER_ERRORS, StorageError
+from iguln.core.errors import USER_ERROR_STATUS, USER_ERRORS, ConfigError, StorageError
 from iguln.core.plugins import load_plugins
-from iguln.store.records import RECORD, failure_record, write_record
+from iguln.store.records import RECORD, failure_record, read_record, write_record
 
 log = logging.getLogger("iguln")
+
+
+def _finished_record(path: Path) -> bool:
+    try:
+        return path.is_file() and read_record(path).get("status") == "complete"
+    except ValueError:  # unreadable: not a finished run
+        return False
+
+
+def refuse_finished_run(run_dir: Path) -> None:
+    """A ConfigError when run_dir already holds a finished run (a complete record or an unlearned generator),
+    which this job would otherwise overwrite."""
+    if (run_dir / "unlearned").exists() or _finished_record(run_dir / RECORD):
+        raise ConfigError(
+            "hydra.run.dir", str(run_dir), "a run dir that holds no finished run",
+            "Its record and models are never overwritten: give another hydra.run.dir (or hydra.sweep.dir), or "
+            "remove that run dir first.",
+        )  # fmt: skip
 
 
 def _record_failure(command: str, cfg: DictConfig, err: BaseException) -> None:
@@ -73,6 +93,7 @@ def hydra_app(config_name: str, run: Callable[[DictConfig], object]) -> Callable
     @functools.wraps(run)
     def task(cfg: DictConfig) -> None:
         try:
+            refuse_finished_run(Path(HydraConfig.get().runtime.output_dir))
             load_plugins()  # a launcher's job process imports them itself
             run(cfg)
         except BaseException as err:

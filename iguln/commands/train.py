@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from iguln.commands.app import hydra_app, write_failure_record
 from iguln.core import distributed
-from iguln.core.errors import ConfigError
 from iguln.core.io import atomic_torch_save
 from iguln.core.loggers import make_logger
 from iguln.jobs.job import load_backbone, prepare, run_name
@@ -30,35 +28,16 @@ from iguln.models.storage import load_generator
 from iguln.report.samples import save_samples
 from iguln.report.table import markdown_table
 from iguln.store.partial import discard_checkpoint
-from iguln.store.records import RECORD, failure_record, new_record, read_record, write_record
+from iguln.store.records import failure_record, new_record, write_record
 from iguln.unlearn.losses import RETRAIN
 
 log = logging.getLogger("iguln")
 EMBEDDINGS = "embeddings.pt"  # backbone embeddings of outputs, for the report's T-SNE
 
 
-def finished_record(path: Path) -> bool:
-    try:
-        return path.is_file() and read_record(path).get("status") == "complete"
-    except ValueError:  # unreadable: not a finished run
-        return False
-
-
-def refuse_finished_run(run_dir: Path) -> None:
-    """A ConfigError, before any work, when run_dir already holds a finished run (its unlearned generator or a
-    complete record), which a second run would otherwise overwrite."""
-    if (run_dir / "unlearned").exists() or finished_record(run_dir / RECORD):
-        raise ConfigError(
-            "hydra.run.dir", str(run_dir), "a run dir that holds no finished run",
-            "Its unlearned generator and record are never overwritten: give another hydra.run.dir (or "
-            "hydra.sweep.dir), or remove that run dir first.",
-        )  # fmt: skip
-
-
 def run(cfg: DictConfig) -> None:
     started = time.perf_counter()
     job = prepare(cfg, "train")
-    refuse_finished_run(job.run_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
     record = new_record("train", config, cfg.seed, job.split.record(job.source.classes))
     record["method"] = method_record(job)

@@ -19,7 +19,7 @@ from iguln.metrics.choice import check_backbone_name
 from iguln.models.families import family_capabilities, family_of, resolve_model_config
 from iguln.training.recipe import read_recipe
 from iguln.unlearn.losses import check_loss
-from iguln.unlearn.protocol import read_protocol
+from iguln.unlearn.protocol import MASK_HOOKS, read_protocol
 from iguln.unlearn.targets import read_reuse
 
 PRECISIONS = ("bf16", "fp32")
@@ -99,10 +99,10 @@ def check_config(cfg: DictConfig, command: str) -> None:
     if command == "train":
         capabilities = family_capabilities(cfg.model.name)
         check_loss(cfg.loss, cfg.model.name, capabilities)
-        masks, hooks = read_protocol(cfg.trainer).masks, {"family": "training_masks", "decoding": "decoding_masks"}
-        hook = hooks.get(masks)
+        masks = read_protocol(cfg.trainer).masks
+        hook = MASK_HOOKS.get(masks)
         if hook is not None and hook not in capabilities:
-            allowed = ["task", *(m for m, h in hooks.items() if h in capabilities)]
+            allowed = ["task", *(m for m, h in MASK_HOOKS.items() if h in capabilities)]
             raise ConfigError(
                 "trainer.masks", masks, allowed, f"model={cfg.model.name} lacks {hook} (capabilities.py)."
             )

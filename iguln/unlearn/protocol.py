@@ -24,6 +24,7 @@ from iguln.data.augment import Augment
 
 BATCHES = ("separate", "mixed")
 MASKS = ("task", "family", "decoding")
+MASK_HOOKS = {"family": "training_masks", "decoding": "decoding_masks"}  # the family capability each one needs
 PARAMS = ("scope", "all")
 
 
