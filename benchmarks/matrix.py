@@ -2,11 +2,13 @@
 `experiment=demo` (settings fixed in the configs before these runs), against the demo's targets: forget FID at
 least 3x the original's and retain FID at most 1.10x, with paired bootstrap 95 % intervals of both ratios.
 
-    python benchmarks/matrix.py [--families vqgan,mae,diffusion] [--seeds 0,1,2] [--outputs DIR] [--report-only]
-                                [OVERRIDE ...]
+    python benchmarks/matrix.py [--families vqgan,mae,diffusion] [--seeds 0,1,2] [--splits NAME,...] [--outputs DIR]
+                                [--name matrix] [--report-only] [OVERRIDE ...]
 
 Each family's original is trained once (model.seed 0) and shared by its nine jobs; the seed varies the unlearning,
-the images chosen and the sampling. Writes benchmarks/results/matrix.md and matrix.json from the records.
+the images chosen and the sampling. Writes benchmarks/results/<name>.md and <name>.json (default matrix) from the
+records of the families given, on every split found there. `--splits` runs only those (two processes on one
+`--outputs`, each with its own splits, share the original once it is in the store).
 """
 
 from __future__ import annotations
@@ -127,17 +129,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--families", default="vqgan,mae,diffusion")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--splits", default=",".join(SPLITS), help=f"of {', '.join(SPLITS)}")
+    parser.add_argument("--name", default="matrix", help="benchmarks/results/<name>.md and .json")
     parser.add_argument("--outputs", type=Path, default=REPO / "outputs" / "bench-matrix")
     parser.add_argument("--report-only", action="store_true", help="rebuild the files from the records there")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
-    families, seeds = args.families.split(","), [int(s) for s in args.seeds.split(",")]
+    families, seeds, splits = args.families.split(","), [int(s) for s in args.seeds.split(",")], args.splits.split(",")
+    unknown = [s for s in splits if s not in SPLITS]
+    if unknown:
+        parser.error(f"--splits: unknown {', '.join(unknown)}; allowed: {', '.join(SPLITS)}")
     if not args.report_only:
         for family in families:
-            for split in SPLITS:
+            for split in splits:
                 sweep(args.outputs, family, split, seeds, args.overrides)
     rows = runs(args.outputs, families)
-    path = write("matrix", "The demo across seeds and splits", "python benchmarks/matrix.py", markdown(rows, families),
+    path = write(args.name, "The demo across seeds and splits", "python benchmarks/matrix.py", markdown(rows, families),
                  {"targets": TARGETS, "splits": SPLITS, "overrides": args.overrides, "runs": rows})  # fmt: skip
     print(path.read_text())
     return 0
