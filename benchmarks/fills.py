@@ -31,14 +31,15 @@ def fill(x: torch.Tensor, mask: torch.Tensor, kind: str, generator: torch.Genera
 
 
 def original_fids() -> dict[str, dict[str, float]]:
-    """Each family's original forget FID per split, from the matrix's seed-0 records: {family: {split: FID}}
+    """Each family's original forget FID per split, from the matrix's seed-0 records of model seed 0:
+    {family: {split: FID}}
     (empty when not there)."""
     path = RESULTS / "matrix.json"
     if not path.exists():
         return {}
     out: dict[str, dict[str, float]] = {}
     for r in json.loads(path.read_text())["runs"]:
-        if r["status"] == "complete" and r["seed"] == 0:
+        if r["status"] == "complete" and r["seed"] == 0 and r.get("model_seed", 0) == 0:
             out.setdefault(r.get("family", "vqgan"), {})[r["split"]] = r["forget_fid_original"]
     return out
 

@@ -2,11 +2,12 @@
 `experiment=demo` (settings fixed in the configs before these runs), against the demo's targets: forget FID at
 least 3x the original's and retain FID at most 1.10x, with paired bootstrap 95 % intervals of both ratios.
 
-    python benchmarks/matrix.py [--families vqgan,mae,diffusion] [--seeds 0,1,2] [--splits NAME,...] [--outputs DIR]
-                                [--name matrix] [--report-only] [OVERRIDE ...]
+    python benchmarks/matrix.py [--families vqgan,mae,diffusion] [--seeds 0,1,2] [--model-seeds 0] [--splits NAME,...]
+                                [--outputs DIR] [--name matrix] [--report-only] [OVERRIDE ...]
 
-Each family's original is trained once (model.seed 0) and shared by its nine jobs; the seed varies the unlearning,
-the images chosen and the sampling. Writes benchmarks/results/<name>.md and <name>.json (default matrix) from the
+Each family's original is trained once per model seed (`--model-seeds`, default 0 alone) and shared by the jobs of
+every split and seed; the seed varies the unlearning, the images chosen and the sampling, the model seed the
+original itself. Writes benchmarks/results/<name>.md and <name>.json (default matrix) from the
 records of the families given, on every split found there. `--splits` runs only those (two processes on one
 `--outputs`, each with its own splits, share the original once it is in the store).
 """
@@ -33,13 +34,16 @@ ROLE = {"trouser+bag": "development", "sandal+pullover": "development"}  # the o
 TARGETS = {"forget": 3.0, "retain": 1.10}
 
 
-def sweep(outputs: Path, family: str, split: str, seeds: list[int], overrides: list[str]) -> Path:
+def sweep(
+    outputs: Path, family: str, split: str, seeds: list[int], model_seeds: list[int], overrides: list[str]
+) -> Path:
     forget = SPLITS[split]
     retain = [c for c in CLASSES if c not in forget]
     out = outputs / family / split
     command = [sys.executable, "-m", "iguln", "train", "-m", "experiment=demo", f"model={family}",
-               f"seed={','.join(map(str, seeds))}", f"split.forget=[{','.join(forget)}]",
-               f"split.retain=[{','.join(retain)}]", f"paths.outputs={outputs}", f"hydra.sweep.dir={out}",
+               f"seed={','.join(map(str, seeds))}", f"model.seed={','.join(map(str, model_seeds))}",
+               f"split.forget=[{','.join(forget)}]", f"split.retain=[{','.join(retain)}]",
+               f"paths.outputs={outputs}", f"hydra.sweep.dir={out}",
                *overrides]  # fmt: skip
     print("+", " ".join(command[2:]), flush=True)
     subprocess.run(command, check=False, cwd=REPO, stderr=subprocess.DEVNULL)
@@ -50,9 +54,11 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
     rows = []
     for family in families:
         for split in SPLITS:
+            found = []
             for path in sorted((outputs / family / split).glob("*/results.json")):
                 record = json.loads(path.read_text())
                 row = {"family": family, "split": split, "seed": record["config"]["seed"], "record": str(path),
+                       "model_seed": record["config"].get("model", {}).get("seed", 0),
                        "status": record["status"], "commit": record.get("versions", {}).get("commit")}  # fmt: skip
                 if record["status"] == "complete":
                     for s in ("forget", "retain"):
@@ -69,7 +75,8 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
                     )
                 else:
                     row["error"] = record.get("error")
-                rows.append(row)
+                found.append(row)
+            rows += sorted(found, key=lambda r: (r["model_seed"], r["seed"]))
     return rows
 
 
@@ -80,26 +87,29 @@ def interval(ci) -> str:
 def markdown(rows: list[dict], families: list[str]) -> str:
     out = [
         "Every family's demo (`experiment=demo`, the settings in its config) on four forget splits (the other "
-        "eight classes retained) and three seeds, one original per family. The settings were chosen on seed 0 of "
-        "the two development splits; the other two splits are held out. Targets: forget FID ratio >= "
-        f"{TARGETS['forget']:g}, retain FID ratio <= {TARGETS['retain']:g}. Ratios: unlearned / original FID on "
-        "the same images; [low, high]: paired bootstrap 95 % interval (200 draws). Backbone: the domain judge.\n",
+        "eight classes retained) and three seeds, one original per family and model seed. The settings were "
+        "chosen on seed 0 of the two development splits; the other two splits are held out. Targets: forget FID "
+        f"ratio >= {TARGETS['forget']:g}, retain FID ratio <= {TARGETS['retain']:g}. Ratios: unlearned / original FID "
+        "on the same images; [low, high]: paired bootstrap 95 % interval (200 draws). Backbone: the domain judge.\n",
         "Records made at commit " + ", ".join(sorted({str(r.get("commit")) for r in rows})) + " (None: before "
         "records named their commit; the header's commit ran them).\n",
-        "| family | split | seed | forget FID ratio | retain FID ratio | meets both | at the interval's edge | "
-        "unlearning s | job s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| family | split | model.seed | seed | forget FID ratio | retain FID ratio | meets both | "
+        "at the interval's edge | unlearning s | job s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r["status"] != "complete":
-            out.append(f"| {r['family']} | {r['split']} | {r['seed']} | FAILED: {r.get('error')} |||||")
+            out.append(
+                f"| {r['family']} | {r['split']} | {r['model_seed']} | {r['seed']} | FAILED: {r.get('error')} |||||"
+            )
             continue
         out.append(
-            f"| {r['family']} | {r['split']} | {r['seed']} | {r['forget']:.2f}{interval(r['forget_ci95'])} | "
+            f"| {r['family']} | {r['split']} | {r['model_seed']} | {r['seed']} | "
+            f"{r['forget']:.2f}{interval(r['forget_ci95'])} | "
             f"{r['retain']:.3f}{interval(r['retain_ci95'])} | {'yes' if r['passes'] else 'no'} | "
             f"{'yes' if r['passes_at_interval'] else 'no'} | {r['unlearn_s']:.0f} | {r['total_s']:.0f} |"
         )
-    out += ["", "Per family and split, over the seeds (mean ± sd):", ""]
+    out += ["", "Per family and split, over the seeds and model seeds (mean ± sd):", ""]
     out += ["| family | split | role | forget FID ratio | retain FID ratio | meets both |", "|---|---|---|---|---|---|"]
     for family in families:
         for split in SPLITS:
@@ -129,6 +139,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--families", default="vqgan,mae,diffusion")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--model-seeds", default="0", help="the originals: one pretrained per model.seed")
     parser.add_argument("--splits", default=",".join(SPLITS), help=f"of {', '.join(SPLITS)}")
     parser.add_argument("--name", default="matrix", help="benchmarks/results/<name>.md and .json")
     parser.add_argument("--outputs", type=Path, default=REPO / "outputs" / "bench-matrix")
@@ -136,13 +147,14 @@ def main() -> int:
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     families, seeds, splits = args.families.split(","), [int(s) for s in args.seeds.split(",")], args.splits.split(",")
+    model_seeds = [int(s) for s in args.model_seeds.split(",")]
     unknown = [s for s in splits if s not in SPLITS]
     if unknown:
         parser.error(f"--splits: unknown {', '.join(unknown)}; allowed: {', '.join(SPLITS)}")
     if not args.report_only:
         for family in families:
             for split in splits:
-                sweep(args.outputs, family, split, seeds, args.overrides)
+                sweep(args.outputs, family, split, seeds, model_seeds, args.overrides)
     rows = runs(args.outputs, families)
     path = write(args.name, "The demo across seeds and splits", "python benchmarks/matrix.py", markdown(rows, families),
                  {"targets": TARGETS, "splits": SPLITS, "overrides": args.overrides, "runs": rows})  # fmt: skip

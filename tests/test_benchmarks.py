@@ -35,15 +35,15 @@ def test_a_generated_file_names_commit_date_machine_and_lock(results):
     assert json.loads((results / "example.json").read_text())["x"] == 1
 
 
-def record(path: Path, seed: int, forget: tuple, retain: tuple) -> None:
+def record(path: Path, seed: int, forget: tuple, retain: tuple, model_seed: int = 0) -> None:
     """A complete results.json with the parts the matrix reads: ratios (value, interval) and FIDs."""
     metrics = {m: {s: {"fid": {"value": 1.0}} for s in ("forget", "retain")} for m in ("original", "unlearned")}
     ratios = {"forget": {"value": forget[0], "ci95": list(forget[1:])}, "retain": {"value": retain[0],
               "ci95": list(retain[1:])}}  # fmt: skip
     path.mkdir(parents=True)
     (path / "results.json").write_text(json.dumps({
-        "status": "complete", "config": {"seed": seed}, "ratios": ratios, "metrics": metrics,
-        "unlearning": {"wall_s": 10.0}, "timings_s": {"total": 20.0}}))  # fmt: skip
+        "status": "complete", "config": {"seed": seed, "model": {"seed": model_seed}}, "ratios": ratios,
+        "metrics": metrics, "unlearning": {"wall_s": 10.0}, "timings_s": {"total": 20.0}}))  # fmt: skip
 
 
 def test_the_matrix_judges_each_run_by_both_targets_and_their_intervals(tmp_path):
@@ -51,18 +51,21 @@ def test_the_matrix_judges_each_run_by_both_targets_and_their_intervals(tmp_path
     held = next(s for s in matrix.SPLITS if s not in matrix.ROLE)
     record(tmp_path / "vqgan" / split / "0", 0, (3.5, 3.1, 3.9), (1.05, 1.0, 1.09))  # meets, also at the edges
     record(tmp_path / "vqgan" / split / "1", 1, (3.5, 2.8, 4.0), (1.05, 1.0, 1.12))  # meets, not at the edges
+    record(tmp_path / "vqgan" / split / "2", 0, (2.0, 1.8, 2.2), (1.05, 1.0, 1.09), model_seed=1)  # another original
     record(tmp_path / "vqgan" / held / "0", 0, (2.9, 2.5, 3.3), (1.01, 0.9, 1.05))  # forget ratio too low
     (tmp_path / "vqgan" / held / "1").mkdir(parents=True)
     (tmp_path / "vqgan" / held / "1" / "results.json").write_text(json.dumps(
         {"status": "failed", "config": {"seed": 1}, "error": "ValueError: x"}))  # fmt: skip
     rows = matrix.runs(tmp_path, ["vqgan"])
     verdicts = [(r["split"], r["seed"], r.get("passes"), r.get("passes_at_interval")) for r in rows]
-    assert verdicts == [(split, 0, True, True), (split, 1, True, False), (held, 0, False, False),
-                        (held, 1, None, None)]  # fmt: skip
+    assert verdicts == [(split, 0, True, True), (split, 1, True, False), (split, 0, False, False),
+                        (held, 0, False, False), (held, 1, None, None)]  # fmt: skip
+    assert [r["model_seed"] for r in rows] == [0, 0, 1, 0, 0]  # ordered by original, then seed
     text = matrix.markdown(rows, ["vqgan"])
     assert "FAILED: ValueError: x" in text
-    assert "vqgan: 2 of 3 runs meet both targets (0 of 1 on the held-out splits)." in text
-    assert f"| vqgan | {split} | development | 3.50 ± 0.00 | 1.050 ± 0.00 | 2 of 2 |" in text
+    assert "vqgan: 2 of 4 runs meet both targets (0 of 1 on the held-out splits)." in text
+    assert f"| vqgan | {split} | development | 3.00 ± 0.87 | 1.050 ± 0.00 | 2 of 3 |" in text
+    assert f"| vqgan | {split} | 1 | 0 | 2.00 [1.80, 2.20] |" in text
 
 
 def test_a_fixed_fill_changes_the_hole_only():
