@@ -67,6 +67,7 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
                         row[f"{s}_ci95"] = ratio.get("ci95")
                         row[f"{s}_fid"] = record["metrics"]["unlearned"][s]["fid"]["value"]
                         row[f"{s}_fid_original"] = record["metrics"]["original"][s]["fid"]["value"]
+                    row.update(other_measures(record))
                     row["unlearn_s"] = record["unlearning"]["wall_s"]
                     row["total_s"] = record["timings_s"]["total"]
                     row["passes"] = row["forget"] >= TARGETS["forget"] and row["retain"] <= TARGETS["retain"]
@@ -80,8 +81,52 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
     return rows
 
 
+def value(entries: dict, *keys: str):
+    """entries[k1][k2]...["value"], or None where the record has no such entry (or it is missing)."""
+    for key in keys:
+        entries = entries.get(key) if isinstance(entries, dict) else None
+    return entries.get("value") if isinstance(entries, dict) else None
+
+
+def other_measures(record: dict) -> dict:
+    """Forgetting by measures that do not divide by the original's FID, from a record: the detector rate on the
+    forget set (share of fills classified as a forget class) of the original, the unlearned model, the noise-filled
+    hole and the real images, and the unlearned forget FID against the noise-filled hole's."""
+    metrics, references = record["metrics"], record.get("references", {})
+    return {
+        "forget_detect": value(metrics, "unlearned", "forget", "detect"),
+        "forget_detect_original": value(metrics, "original", "forget", "detect"),
+        "forget_detect_noise": value(references, "noise_fill", "forget", "detect"),
+        "forget_detect_real": value(references, "ground_truth", "forget", "detect"),
+        "forget_fid_noise": value(references, "noise_fill", "forget", "fid"),
+    }
+
+
 def interval(ci) -> str:
     return "" if not ci else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def other_measures_table(rows: list[dict]) -> list[str]:
+    """The forgetting of each run by the detector and against the noise-filled hole (records that have them)."""
+    seen = [r for r in rows if r["status"] == "complete" and r.get("forget_detect") is not None]
+    if not seen:
+        return []
+    rate = lambda v: "" if v is None else f"{100 * v:.0f} %"  # noqa: E731
+    out = ["", "Forgetting by measures that do not divide by the original's FID. Detector rate: the share of forget "
+           "fills the domain judge classifies as a forget class (lower forgets more), for the real images, the "
+           "original, the unlearned model and the hole filled with uniform noise (no model). Forget FID against "
+           "the noise-filled hole's on the same images.", "",
+           "| family | split | model.seed | seed | detector: real | original | unlearned | noise fill | "
+           "forget FID unlearned | noise fill | unlearned / noise fill |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in seen:
+        noise = r.get("forget_fid_noise")
+        share = "" if not noise else f"{r['forget_fid'] / noise:.2f}"
+        out.append(f"| {r['family']} | {r['split']} | {r['model_seed']} | {r['seed']} | "
+                   f"{rate(r.get('forget_detect_real'))} | {rate(r.get('forget_detect_original'))} | "
+                   f"{rate(r['forget_detect'])} | {rate(r.get('forget_detect_noise'))} | {r['forget_fid']:.2f} | "
+                   f"{'' if noise is None else f'{noise:.2f}'} | {share} |")  # fmt: skip
+    return out
 
 
 def markdown(rows: list[dict], families: list[str]) -> str:
@@ -109,6 +154,7 @@ def markdown(rows: list[dict], families: list[str]) -> str:
             f"{r['retain']:.3f}{interval(r['retain_ci95'])} | {'yes' if r['passes'] else 'no'} | "
             f"{'yes' if r['passes_at_interval'] else 'no'} | {r['unlearn_s']:.0f} | {r['total_s']:.0f} |"
         )
+    out += other_measures_table(rows)
     out += ["", "Per family and split, over the seeds and model seeds (mean ± sd):", ""]
     out += ["| family | split | role | forget FID ratio | retain FID ratio | meets both |", "|---|---|---|---|---|---|"]
     for family in families:

@@ -53,6 +53,12 @@ def test_the_matrix_judges_each_run_by_both_targets_and_their_intervals(tmp_path
     record(tmp_path / "vqgan" / split / "1", 1, (3.5, 2.8, 4.0), (1.05, 1.0, 1.12))  # meets, not at the edges
     record(tmp_path / "vqgan" / split / "2", 0, (2.0, 1.8, 2.2), (1.05, 1.0, 1.09), model_seed=1)  # another original
     record(tmp_path / "vqgan" / held / "0", 0, (2.9, 2.5, 3.3), (1.01, 0.9, 1.05))  # forget ratio too low
+    first = json.loads((tmp_path / "vqgan" / split / "0" / "results.json").read_text())
+    first["metrics"]["original"]["forget"]["detect"] = {"value": 0.9}
+    first["metrics"]["unlearned"]["forget"]["detect"] = {"value": 0.3}
+    first["references"] = {"noise_fill": {"forget": {"detect": {"value": 0.2}, "fid": {"value": 2.0}}},
+                           "ground_truth": {"forget": {"detect": {"value": 0.95}}}}  # fmt: skip
+    (tmp_path / "vqgan" / split / "0" / "results.json").write_text(json.dumps(first))
     (tmp_path / "vqgan" / held / "1").mkdir(parents=True)
     (tmp_path / "vqgan" / held / "1" / "results.json").write_text(json.dumps(
         {"status": "failed", "config": {"seed": 1}, "error": "ValueError: x"}))  # fmt: skip
@@ -66,6 +72,9 @@ def test_the_matrix_judges_each_run_by_both_targets_and_their_intervals(tmp_path
     assert "vqgan: 2 of 4 runs meet both targets (0 of 1 on the held-out splits)." in text
     assert f"| vqgan | {split} | development | 3.00 ± 0.87 | 1.050 ± 0.00 | 2 of 3 |" in text
     assert f"| vqgan | {split} | 1 | 0 | 2.00 [1.80, 2.20] |" in text
+    # the detector and the noise-filled hole, where the record has them (the first run only)
+    assert f"| vqgan | {split} | 0 | 0 | 95 % | 90 % | 30 % | 20 % | 1.00 | 2.00 | 0.50 |" in text
+    assert text.count("| 95 % |") == 1
 
 
 def test_a_fixed_fill_changes_the_hole_only():
