@@ -93,13 +93,13 @@ def other_measures(record: dict) -> dict:
     forget set (share of fills classified as a forget class) of the original, the unlearned model, the noise-filled
     hole and the real images, and the unlearned forget FID against the noise-filled hole's."""
     metrics, references = record["metrics"], record.get("references", {})
-    return {
-        "forget_detect": value(metrics, "unlearned", "forget", "detect"),
-        "forget_detect_original": value(metrics, "original", "forget", "detect"),
-        "forget_detect_noise": value(references, "noise_fill", "forget", "detect"),
-        "forget_detect_real": value(references, "ground_truth", "forget", "detect"),
-        "forget_fid_noise": value(references, "noise_fill", "forget", "fid"),
-    }
+    out = {"forget_fid_noise": value(references, "noise_fill", "forget", "fid")}
+    for metric, suffix in (("detect", ""), ("detect_hole", "_hole")):
+        out[f"forget_detect{suffix}"] = value(metrics, "unlearned", "forget", metric)
+        out[f"forget_detect{suffix}_original"] = value(metrics, "original", "forget", metric)
+        out[f"forget_detect{suffix}_noise"] = value(references, "noise_fill", "forget", metric)
+        out[f"forget_detect{suffix}_real"] = value(references, "ground_truth", "forget", metric)
+    return out
 
 
 def interval(ci) -> str:
@@ -111,10 +111,15 @@ def other_measures_table(rows: list[dict]) -> list[str]:
     seen = [r for r in rows if r["status"] == "complete" and r.get("forget_detect") is not None]
     if not seen:
         return []
-    rate = lambda v: "" if v is None else f"{100 * v:.0f} %"  # noqa: E731
+
+    def rate(r: dict, which: str) -> str:  # whole image / the filled region alone
+        whole, hole = r.get(f"forget_detect{which}"), r.get(f"forget_detect_hole{which}")
+        return " / ".join("–" if v is None else f"{100 * v:.0f} %" for v in (whole, hole))
+
     out = ["", "Forgetting by measures that do not divide by the original's FID. Detector rate: the share of forget "
-           "fills the domain judge classifies as a forget class (lower forgets more), for the real images, the "
-           "original, the unlearned model and the hole filled with uniform noise (no model). Forget FID against "
+           "fills the domain judge classifies as a forget class (lower forgets more), on the whole image / on the "
+           "filled region alone (the rest blanked), for the real images, the original, the unlearned model and the "
+           "hole filled with uniform noise (no model). Forget FID against "
            "the noise-filled hole's on the same images.", "",
            "| family | split | model.seed | seed | detector: real | original | unlearned | noise fill | "
            "forget FID unlearned | noise fill | unlearned / noise fill |",
@@ -123,8 +128,8 @@ def other_measures_table(rows: list[dict]) -> list[str]:
         noise = r.get("forget_fid_noise")
         share = "" if not noise else f"{r['forget_fid'] / noise:.2f}"
         out.append(f"| {r['family']} | {r['split']} | {r['model_seed']} | {r['seed']} | "
-                   f"{rate(r.get('forget_detect_real'))} | {rate(r.get('forget_detect_original'))} | "
-                   f"{rate(r['forget_detect'])} | {rate(r.get('forget_detect_noise'))} | {r['forget_fid']:.2f} | "
+                   f"{rate(r, '_real')} | {rate(r, '_original')} | {rate(r, '')} | {rate(r, '_noise')} | "
+                   f"{r['forget_fid']:.2f} | "
                    f"{'' if noise is None else f'{noise:.2f}'} | {share} |")  # fmt: skip
     return out
 
