@@ -29,6 +29,9 @@ SPLITS = {  # forget classes; the other eight are retained. Fixed before any run
     "sandal+pullover": ["sandal", "pullover"],  # the issue's; seed 0 used to choose the settings
     "dress+sneaker": ["dress", "sneaker"],  # held out
     "coat+ankle_boot": ["coat", "ankle_boot"],  # held out
+    # held out, drawn after the four above had been run (random.Random(14), pairs not used above):
+    "dress+coat": ["dress", "coat"],
+    "trouser+sneaker": ["trouser", "sneaker"],
 }
 ROLE = {"trouser+bag": "development", "sandal+pullover": "development"}  # the others: held out
 TARGETS = {"forget": 3.0, "retain": 1.10}
