@@ -63,7 +63,9 @@ def run(cfg: DictConfig) -> None:
         if cfg.loss.name == RETRAIN:
             result, stored["unlearned"] = retrained_reference(job, original, logger, record)
         else:
-            result, record["unlearning"], checkpoint = unlearn_original(job, original, manifest["sha256"], logger)
+            result, record["unlearning"], checkpoint = unlearn_original(
+                job, original, manifest["sha256"], logger, backbone
+            )
             stored["unlearned"] = None
             if cfg.save_model and main:
                 record["models"]["unlearned"] = save_unlearned(job, result, path, manifest["sha256"], config)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from omegaconf import DictConfig, ListConfig
@@ -14,6 +14,7 @@ from iguln.core.seeding import make_generator
 
 SETS = ("forget", "retain")
 RETAIN_SOURCES = ("retain", "proxy")
+VAL_SEED = 10_000  # offset of the seed that chooses the validation images
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Split:
     unlearn: dict[str, list[int]]
     evaluate: dict[str, list[int]]
     retain_source: str = "retain"
+    validate: dict[str, list[int]] = field(default_factory=dict)  # train images held out of unlearning (may be {})
 
     @property
     def unlearn_retain(self) -> list[int]:
@@ -46,6 +48,8 @@ class Split:
             }
             for s in SETS
         }
+        for s, indices in self.validate.items():
+            record[s]["val_indices"] = indices
         record["retain_source"] = self.retain_source
         if self.retain_source == "proxy":
             proxy = self.classes["proxy"]
@@ -121,12 +125,20 @@ def _check_count(value: object, key: str) -> None:
 
 
 def select_images(
-    targets: torch.Tensor, classes: list[int], per_class: int | None, seed: int, key: str, names: Sequence[str]
+    targets: torch.Tensor,
+    classes: list[int],
+    per_class: int | None,
+    seed: int,
+    key: str,
+    names: Sequence[str],
+    exclude: Sequence[int] = (),
 ) -> list[int]:
-    """`per_class` images of each class (all if None), chosen by a generator seeded with `seed`."""
-    chosen = []
+    """`per_class` images of each class (all if None), chosen by a generator seeded with `seed`, none of `exclude`."""
+    chosen, excluded = [], torch.as_tensor(list(exclude), dtype=torch.long)
     for c in classes:
         pool = torch.nonzero(targets == c).flatten()
+        if len(excluded):
+            pool = pool[~torch.isin(pool, excluded)]
         if per_class is not None and per_class > len(pool):
             raise ConfigError(
                 key, per_class, f"at most {len(pool)}", f"Class {names[c]!r} has only {len(pool)} images here."
@@ -160,14 +172,22 @@ def make_split(cfg: DictConfig, names: Sequence[str], train: torch.Tensor, test:
     """Build the split from the `split` config and the labels of the train ([N]) and test ([M]) parts."""
     _check_count(cfg.unlearn_per_class, "split.unlearn_per_class")
     _check_count(cfg.eval_per_class, "split.eval_per_class")
+    _check_count(cfg.get("val_per_class"), "split.val_per_class")
     source = cfg.get("retain_source", "retain")
     if source not in RETAIN_SOURCES:
         raise ConfigError("split.retain_source", source, RETAIN_SOURCES)
     classes = choose_classes(cfg, names)
     if source == "proxy":
         classes["proxy"] = proxy_classes(cfg, names, classes)
+    validate = {}
+    if cfg.get("val_per_class") is not None:  # held out of unlearning first, with a seed of their own
+        validate = {
+            s: select_images(train, classes[s], cfg.val_per_class, cfg.seed + VAL_SEED, "split.val_per_class", names)
+            for s in SETS
+        }
+    held_out = [i for s in SETS for i in validate.get(s, [])]
     unlearn = {
-        s: select_images(train, classes[s], cfg.unlearn_per_class, cfg.seed, "split.unlearn_per_class", names)
+        s: select_images(train, classes[s], cfg.unlearn_per_class, cfg.seed, "split.unlearn_per_class", names, held_out)
         for s in classes
     }
     if source == "proxy":  # the proxy set has as many images as the retain set would have had
@@ -175,7 +195,7 @@ def make_split(cfg: DictConfig, names: Sequence[str], train: torch.Tensor, test:
     evaluate = {
         s: select_images(test, classes[s], cfg.eval_per_class, cfg.seed, "split.eval_per_class", names) for s in SETS
     }
-    return Split(classes, unlearn, evaluate, source)
+    return Split(classes, unlearn, evaluate, source, validate)
 
 
 def _spread(indices: list[int], count: int) -> list[int]:

@@ -13,6 +13,7 @@ from iguln.core.accel import accelerate, peak_memory
 from iguln.core.io import config_hash
 from iguln.jobs.job import Job
 from iguln.jobs.originals import ensure_retrained
+from iguln.jobs.validation import validation_score
 from iguln.models.families import configure_generation
 from iguln.models.storage import load_generator, save_generator
 from iguln.store.partial import checkpoint_file, discard_checkpoint
@@ -20,6 +21,7 @@ from iguln.training.recipe import read_recipe
 from iguln.unlearn.change import weight_change
 from iguln.unlearn.losses import build_loss, loss_entry
 from iguln.unlearn.protocol import read_protocol
+from iguln.unlearn.selection import read_selection
 from iguln.unlearn.targets import read_reuse
 from iguln.unlearn.unlearning import unlearn
 
@@ -77,17 +79,24 @@ def unlearning_checkpoint(job: Job, original_sha256: str, recipe) -> tuple[Path,
         "precision": job.precision,
         "seed": cfg.seed,
     }
+    selection = read_selection(cfg.trainer.get("select"), cfg.split.get("val_per_class"))
+    if selection is not None:  # the checks' scores depend on the metric backbone and the scoring batches
+        backbone = cfg.eval.backbone
+        backbone = OmegaConf.to_container(backbone, resolve=True) if OmegaConf.is_config(backbone) else backbone
+        key["select"] = {**selection.record(), "backbone": backbone, "eval_batch_size": cfg.eval.batch_size}
     if distributed.active():  # each process's random state is in it
         key["processes"] = distributed.world_size()
     return checkpoint_file(cfg.paths.store, f"unlearn-{cfg.model.name}", key), key, cfg.trainer.checkpoint_every
 
 
-def unlearn_original(job: Job, original, original_sha256: str, logger) -> tuple[object, dict, Path]:
+def unlearn_original(job: Job, original, original_sha256: str, logger, backbone=None) -> tuple[object, dict, Path]:
     """A copy of the original, unlearned with the job's loss: (student, history without the per-step lists, the
-    checkpoint file to discard once the result is safe)."""
+    checkpoint file to discard once the result is safe). With trainer.select, `backbone` (the metric backbone)
+    scores the student on the validation images and the run keeps the best check's weights."""
     cfg = job.cfg
     recipe = read_recipe(cfg.trainer, "trainer")
     protocol = read_protocol(cfg.trainer)
+    selection = read_selection(cfg.trainer.get("select"), cfg.split.get("val_per_class"))
     checkpoint = unlearning_checkpoint(job, original_sha256, recipe)
     if not cfg.resume and distributed.is_main():
         discard_checkpoint(checkpoint[0])
@@ -105,6 +114,11 @@ def unlearn_original(job: Job, original, original_sha256: str, logger) -> tuple[
         "proxy retain" if job.split.retain_source == "proxy" else "retain",
         recipe.steps,
     )
+    select = None
+    if selection is not None:
+        if backbone is None:
+            raise ValueError("trainer.select needs the metric backbone to score the validation images")
+        select = (selection, validation_score(job, backbone, original, student))
     history = unlearn(
         student,
         original,
@@ -122,6 +136,7 @@ def unlearn_original(job: Job, original, original_sha256: str, logger) -> tuple[
         checkpoint=checkpoint,
         protocol=protocol,
         reuse=read_reuse(cfg.trainer),
+        select=select,
     )
     job.timings["unlearn"] = history["wall_s"]
     if history["steps_per_s"]:

@@ -69,6 +69,7 @@ def fit(
     checkpoints: Checkpoints | None = None,
     average: Callable[[list[torch.nn.Parameter]], None] | None = None,
     names: dict[int, str] | None = None,
+    after_step: Callable[[int], None] | None = None,
 ) -> dict:
     """Run `recipe.steps` optimizer steps of `step_fn` (which draws its own batch and returns (loss, terms)).
 
@@ -78,7 +79,8 @@ def fit(
     With `checkpoints`, the run starts from the last checkpoint when there is one, and writes one every
     `checkpoints.every` steps. `average(params)`, when given, runs after each backward pass, before clipping
     (distributed.average_gradients: every process then steps alike). `names` (id(parameter) -> name) lets
-    no_decay_1d find biases by name. Returns the history: per-step terms, wall
+    no_decay_1d find biases by name. `after_step(n)`, when given, runs after the n-th step's update, before its
+    checkpoint (unlearn/selection.py checks the student there). Returns the history: per-step terms, wall
     time and steps per second (of this session), and the step it resumed from.
     """
     groups = {name: list(p) for name, p in params.items()} if isinstance(params, dict) else {"": list(params)}
@@ -124,6 +126,8 @@ def fit(
         bar.set_postfix(shown, refresh=False)
         if log is not None and (step % log_every == 0 or step == recipe.steps - 1):
             log(step, terms)
+        if after_step is not None:
+            after_step(step + 1)
         if checkpoints is not None and checkpoints.due(step + 1, recipe.steps):
             elapsed = earlier_s + time.perf_counter() - start
             checkpoints.save(step + 1, optimizers, schedules, history, elapsed)

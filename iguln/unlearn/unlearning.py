@@ -19,6 +19,7 @@ from iguln.training.engine import fit
 from iguln.training.recipe import Recipe
 from iguln.unlearn.objective import Masks, Step
 from iguln.unlearn.protocol import Protocol
+from iguln.unlearn.selection import Score, Selection, Selector
 from iguln.unlearn.targets import Reuse, TargetCache
 
 
@@ -50,6 +51,7 @@ def unlearn(
     checkpoint: tuple[Path, dict, int] | None = None,
     protocol: Protocol | None = None,
     reuse: Reuse | None = None,
+    select: tuple[Selection, Score] | None = None,
 ) -> dict:
     """Train `student` with `loss` on forget and retain images, each step as `protocol` says (protocol.py): by
     default recipe.batch_size forget and as many retain images, with the task mask [1, 1, H, W].
@@ -62,7 +64,11 @@ def unlearn(
     steps.
 
     reuse: frozen work done once (targets.py; default on): the frozen front end shared by student and teacher
-    (share_frozen), deterministic teacher targets kept; the history's "reuse" says what was reused."""
+    (share_frozen), deterministic teacher targets kept; the history's "reuse" says what was reused.
+
+    select: (selection, score), to end with the weights of the best check on validation images (selection.py)
+    instead of the last step's; score() gives the student's validation ratios. The history's "selection" lists
+    the checks and the one chosen."""
     protocol, reuse = protocol or Protocol(), reuse or Reuse()
     teacher.eval()  # its targets are computed without gradients; its own flags stay as they are
     student.train()
@@ -90,12 +96,16 @@ def unlearn(
         forget_x, retain_x, masks, context = make_step(streams, protocol, mask, student, draws, weight, device, cache)
         return loss(student, teacher, forget_x, retain_x, masks, noise_generator, context)
 
+    selector = None
+    if select is not None:
+        selector = Selector(select[0], params, _in_eval(student, select[1]), recipe.steps)
     checkpoints = None
     if checkpoint is not None:
         path, key, every = checkpoint
         modules = {"student": student}
         generators = {"noise": noise_generator, "draws": draws}
-        checkpoints = Checkpoints(path, key, every, modules, generators, streams, collective=True)
+        extra = None if selector is None else (selector.state, selector.load)
+        checkpoints = Checkpoints(path, key, every, modules, generators, streams, extra=extra, collective=True)
     with shared_frozen_passes(student, teacher) if reuse.enabled else _nothing() as passes:
         history = fit(
             params,
@@ -109,7 +119,11 @@ def unlearn(
             checkpoints=checkpoints,
             average=distributed.average_gradients,
             names={id(p): name for name, p in student.named_parameters()},
+            after_step=selector,
         )
+    if selector is not None:
+        selector.restore()
+        history["selection"] = selector.record()
     history["reuse"] = {
         "enabled": reuse.enabled,
         "shared_frozen_passes": None if passes is None else passes.record(),
@@ -120,6 +134,19 @@ def unlearn(
     history["trainable_parameters"] = sum(p.numel() for p in params)
     history["total_parameters"] = sum(p.numel() for p in student.parameters())
     return history
+
+
+def _in_eval(student: Generator, score: Score) -> Score:
+    """score() with the student in eval mode (no dropout), back in train mode afterwards."""
+
+    def scored() -> dict[str, float]:
+        student.eval()
+        try:
+            return score()
+        finally:
+            student.train()
+
+    return scored
 
 
 @contextmanager

@@ -1,0 +1,42 @@
+"""The validation score that trainer.select chooses the unlearned weights by (unlearn/selection.py): the student's
+forget and retain FID on train images held out of unlearning, as ratios of the original's on the same images."""
+
+from __future__ import annotations
+
+import time
+
+from iguln.data.split import SETS
+from iguln.jobs.job import Job
+from iguln.jobs.scoring import scoring_seed
+from iguln.metrics.backbones import Backbone
+from iguln.metrics.evaluate import extract_features
+from iguln.metrics.scores import fid
+from iguln.models.generator import Generator
+from iguln.unlearn.selection import Score
+
+FEATURE = "pool"  # the features the FID reads
+
+
+def validation_score(job: Job, backbone: Backbone, original: Generator, student: Generator) -> Score:
+    """score() -> {"forget": r_f, "retain": r_r, "forget_fid": ..., "retain_fid": ...}: the student's validation
+    FIDs now, each ratio over the original's (computed here, once). The fills are sampled with the scoring seed."""
+    cfg = job.cfg
+    sets = {s: job.source.subset("train", job.split.validate[s]) for s in SETS}
+    seed, batch = scoring_seed(cfg), cfg.eval.batch_size
+
+    def features(generator: Generator | None, s: str):
+        mask = None if generator is None else job.mask
+        return extract_features(backbone, sets[s], batch, job.device, job.precision, generator, mask, seed)[FEATURE]
+
+    start = time.perf_counter()
+    real = {s: features(None, s) for s in SETS}
+    original.eval()
+    base = {s: fid(real[s], features(original, s)) for s in SETS}
+    job.timings["validation_original"] = round(time.perf_counter() - start, 3)
+
+    def score() -> dict[str, float]:
+        fids = {s: fid(real[s], features(student, s)) for s in SETS}
+        out = {s: fids[s] / base[s] if base[s] > 0 else float("nan") for s in SETS}
+        return {**out, **{f"{s}_fid": fids[s] for s in SETS}, **{f"{s}_fid_original": base[s] for s in SETS}}
+
+    return score
