@@ -41,6 +41,9 @@ def test_the_margin_is_that_of_the_nearer_target():
         ({"every": 2, "after": 1}, 5, "trainer.select"),
         ({"every": 2, "targets": {"forget": -1}}, 5, "trainer.select.targets.forget"),
         ({"every": 2}, None, "split.val_per_class"),
+        ({"every": 2, "at": [3]}, 5, "trainer.select"),
+        ({"at": []}, 5, "trainer.select.at"),
+        ({"at": [0, 2]}, 5, "trainer.select.at"),
     ],
 )
 def test_bad_selections_name_the_key(value, val, key):
@@ -60,7 +63,7 @@ def test_validation_images_are_held_out_of_unlearning_and_recorded():
     assert plain.validate == {} and "val_indices" not in plain.record(NAMES)["forget"]
 
 
-def run_unlearning(score, steps=4, every=1):
+def run_unlearning(score, steps=4, every=1, at=()):
     original = micro("mae")
     student = copy.deepcopy(original)
     x = torch.rand(8, 1, 32, 32, generator=torch.Generator().manual_seed(3)) * 2 - 1
@@ -68,7 +71,7 @@ def run_unlearning(score, steps=4, every=1):
     recipe = Recipe(steps, batch_size=4, lr=1e-2, betas=(0.9, 0.95), weight_decay=0.0, warmup_steps=0, grad_clip=None)
     history = unlearn(
         student, original, L2Noise(1.0, "gaussian"), data, data, center_square(32, 0.5), recipe,
-        torch.device("cpu"), seed=0, select=(Selection(every), lambda: score(student)),
+        torch.device("cpu"), seed=0, select=(Selection(every, at=at), lambda: score(student)),
     )  # fmt: skip
     return student, history
 
@@ -94,6 +97,9 @@ def test_checks_come_every_n_steps_and_after_the_last():
     _, history = run_unlearning(lambda s: {"forget": 1.0, "retain": 1.0}, steps=5, every=2)
     assert [c["step"] for c in history["selection"]["checks"]] == [2, 4, 5]
     assert history["selection"]["chosen"]["step"] == 2  # equal margins: the first
+    _, history = run_unlearning(lambda s: {"forget": 1.0, "retain": 1.0}, steps=5, every=None, at=(1, 3))
+    assert [c["step"] for c in history["selection"]["checks"]] == [1, 3, 5]
+    assert read_selection({"at": [3, 1, 3]}, 5).at == (1, 3)
 
 
 def iguln(outputs: Path, run: str, *args: str) -> dict:

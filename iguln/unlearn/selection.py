@@ -1,8 +1,9 @@
 """Choosing the unlearned weights on held-out train images (trainer.select): early stopping on the targets.
 
-Every `every` steps (and after the last) the student is scored on validation images, train images of the forget and
-the retain classes that unlearning never sees (split.val_per_class): its forget and retain FID, each as a ratio of
-the original's on the same images. A check's margin is how far it is from failing the nearer of the two targets,
+Every `every` steps, or at the steps listed in `at`, and after the last, the student is scored on validation
+images, train images of the forget and the retain classes that unlearning never sees (split.val_per_class): its
+forget and retain FID, each as a ratio of the original's on the same images. A check's margin is how far it is
+from failing the nearer of the two targets,
 
     margin = min(forget ratio / forget target, retain target / retain ratio)
 
@@ -26,12 +27,19 @@ Score = Callable[[], dict[str, float]]  # the student's validation ratios now: {
 
 @dataclass(frozen=True)
 class Selection:
-    every: int
+    every: int | None = None
     forget_target: float = 3.0
     retain_target: float = 1.10
+    at: tuple[int, ...] = ()
 
     def record(self) -> dict:
-        return {"every": self.every, "targets": {"forget": self.forget_target, "retain": self.retain_target}}
+        when = {"every": self.every} if self.every is not None else {"at": list(self.at)}
+        return {**when, "targets": {"forget": self.forget_target, "retain": self.retain_target}}
+
+    def due(self, step: int, total: int) -> bool:
+        """Whether a check follows the `step`-th step of `total`."""
+        every = self.every is not None and step % self.every == 0
+        return every or step in self.at or step == total
 
     def margin(self, ratios: dict[str, float]) -> float:
         """min(forget / its target, retain target / retain): -inf when a ratio is missing or not positive."""
@@ -42,16 +50,20 @@ class Selection:
 
 
 def read_selection(cfg: DictConfig | None, val_per_class) -> Selection | None:
-    """trainer.select: null (the last step's weights), or {every: N, targets: {forget: 3.0, retain: 1.10}}."""
+    """trainer.select: null (the last step's weights), or {every: N} or {at: [step, ...]}, with targets: {forget:
+    3.0, retain: 1.10}."""
     if cfg is None:
         return None
     value = OmegaConf.to_container(cfg) if OmegaConf.is_config(cfg) else cfg
-    allowed = "null, or {every: a positive number of steps, targets: {forget: > 0, retain: > 0}}"
-    if not isinstance(value, dict) or set(value) - {"every", "targets"}:
+    allowed = "null, or {every: N steps | at: [steps, ...], targets: {forget: > 0, retain: > 0}}"
+    if not isinstance(value, dict) or set(value) - {"every", "at", "targets"} or ("every" in value) == ("at" in value):
         raise ConfigError("trainer.select", value, allowed)
-    every, targets = value.get("every"), value.get("targets") or {}
-    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+    every, at, targets = value.get("every"), value.get("at"), value.get("targets") or {}
+    if "every" in value and (not isinstance(every, int) or isinstance(every, bool) or every < 1):
         raise ConfigError("trainer.select.every", every, "a positive number of steps")
+    steps_ok = isinstance(at, list) and at and all(isinstance(a, int) and not isinstance(a, bool) and a > 0 for a in at)
+    if "at" in value and not steps_ok:
+        raise ConfigError("trainer.select.at", at, "a list of positive step numbers")
     if not isinstance(targets, dict) or set(targets) - {"forget", "retain"}:
         raise ConfigError("trainer.select.targets", targets, "{forget: > 0, retain: > 0}")
     numbers = {k: targets.get(k, d) for k, d in (("forget", 3.0), ("retain", 1.10))}
@@ -66,7 +78,7 @@ def read_selection(cfg: DictConfig | None, val_per_class) -> Selection | None:
             "trainer.select scores the student on train images held out of unlearning; set e.g. "
             "split.val_per_class=150, or trainer.select=null.",
         )
-    return Selection(every, float(numbers["forget"]), float(numbers["retain"]))
+    return Selection(every, float(numbers["forget"]), float(numbers["retain"]), tuple(sorted(set(at or ()))))
 
 
 class Selector:
@@ -79,12 +91,9 @@ class Selector:
         self.checks: list[dict] = []
         self.best: list[torch.Tensor] | None = None
 
-    def due(self, step: int) -> bool:
-        return step % self.selection.every == 0 or step == self.total
-
     def __call__(self, step: int) -> None:
         """After `step` optimizer steps: a check when one is due."""
-        if not self.due(step):
+        if not self.selection.due(step, self.total):
             return
         ratios = self.score()
         margin = self.selection.margin(ratios)
