@@ -98,7 +98,7 @@ def unlearn(
 
     selector = None
     if select is not None:
-        selector = Selector(select[0], params, _in_eval(student, select[1]), recipe.steps)
+        selector = Selector(select[0], params, _in_eval(student, select[1], device), recipe.steps)
     checkpoints = None
     if checkpoint is not None:
         path, key, every = checkpoint
@@ -136,13 +136,15 @@ def unlearn(
     return history
 
 
-def _in_eval(student: Generator, score: Score) -> Score:
-    """score() with the student in eval mode (no dropout), back in train mode afterwards."""
+def _in_eval(student: Generator, score: Score, device: torch.device) -> Score:
+    """score() with the student in eval mode (no dropout), back in train mode afterwards, and torch's global random
+    state as it was (a data loader draws from it): the checks leave the steps of the run as they were."""
 
     def scored() -> dict[str, float]:
         student.eval()
         try:
-            return score()
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                return score()
         finally:
             student.train()
 
