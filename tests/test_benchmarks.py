@@ -12,6 +12,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import ceiling  # noqa: E402
+import checks  # noqa: E402
 import fills  # noqa: E402
 import matrix  # noqa: E402
 import provenance  # noqa: E402
@@ -59,6 +60,8 @@ def test_the_matrix_judges_each_run_by_both_targets_and_their_intervals(tmp_path
     first["metrics"]["unlearned"]["forget"]["detect_hole"] = {"value": 0.1}
     first["references"] = {"noise_fill": {"forget": {"detect": {"value": 0.2}, "fid": {"value": 2.0}}},
                            "ground_truth": {"forget": {"detect": {"value": 0.95}}}}  # fmt: skip
+    first["unlearning"]["steps"] = 400
+    first["unlearning"]["selection"] = {"chosen": {"step": 50, "forget": 3.3, "retain": 1.04}}
     (tmp_path / "vqgan" / split / "0" / "results.json").write_text(json.dumps(first))
     (tmp_path / "vqgan" / held / "1").mkdir(parents=True)
     (tmp_path / "vqgan" / held / "1" / "results.json").write_text(json.dumps(
@@ -76,6 +79,7 @@ def test_the_matrix_judges_each_run_by_both_targets_and_their_intervals(tmp_path
     # the detector and the noise-filled hole, where the record has them (the first run only)
     row = f"| vqgan | {split} | 0 | 0 | 95 % / – | 90 % / – | 30 % / 10 % | 20 % / – | 1.00 | 2.00 | 0.50 |"
     assert row in text and text.count("| 95 % / – |") == 1
+    assert f"| vqgan | {split} | 0 | 0 | 50 / 400 | 3.30 | 1.040 | 3.50 | 1.050 |" in text  # trainer.select's check
 
 
 def test_a_fixed_fill_changes_the_hole_only():
@@ -147,3 +151,20 @@ def test_unlearn_cost_starts_a_sweep_and_a_retrain(tmp_path, monkeypatch):
     sweep, retrain = (c[c.index("iguln") + 1 :] for c in commands)
     assert sweep[:2] == ["train", "-m"] and "trainer.reuse_frozen=false,true" in sweep and "model=mae" in sweep
     assert "-m" not in retrain and "loss=retrain" in retrain and "trainer.steps=2" in retrain
+
+
+def test_checks_lists_every_check_of_trainer_select_and_the_one_kept(tmp_path):
+    record(tmp_path / "a", 0, (3.5, 3.1, 3.9), (1.05, 1.0, 1.09))
+    record(tmp_path / "b", 1, (3.5, 3.1, 3.9), (1.05, 1.0, 1.09))  # no selection: left out
+    rec = json.loads((tmp_path / "a" / "results.json").read_text())
+    rec["config"]["model"]["name"] = "mae"
+    rec["split"] = {"forget": {"classes": ["trouser", "bag"]}}
+    found = [{"step": 5, "forget": 1.2, "retain": 1.08, "margin": 0.4}, {"step": 10, "forget": 3.3, "retain": 1.05,
+             "margin": 1.05}]  # fmt: skip
+    rec["unlearning"]["selection"] = {"at": [5], "targets": {}, "checks": found, "chosen": found[1]}
+    (tmp_path / "a" / "results.json").write_text(json.dumps(rec))
+    rows = checks.runs(tmp_path)
+    assert len(rows) == 1 and rows[0]["forget"] == "trouser+bag" and rows[0]["rule"] == {"at": [5], "targets": {}}
+    text = checks.markdown(rows)
+    assert "| 5 | 1.20 | 1.080 | 0.400 |  |" in text and "| 10 | 3.30 | 1.050 | 1.050 | yes |" in text
+    assert "Kept: step 10; test forget ratio 3.50, retain ratio 1.050." in text
