@@ -1,4 +1,4 @@
-"""Does the demo's method hold beyond the split and seed it was set on? Every family x 3 seeds x 4 forget splits of
+"""Does the demo's method hold beyond the split and seed it was set on? Every family x 3 seeds x 6 forget splits of
 `experiment=demo` (settings fixed in the configs before these runs), against the demo's targets: forget FID at
 least 3x the original's and retain FID at most 1.10x, with paired bootstrap 95 % intervals of both ratios.
 
