@@ -77,6 +77,7 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
                         row[f"{s}_fid_original"] = record["metrics"]["original"][s]["fid"]["value"]
                     row.update(other_measures(record))
                     row.update(selection(record))
+                    row["original"] = original_of(record)
                     row["unlearn_s"] = record["unlearning"]["wall_s"]
                     row["total_s"] = record["timings_s"]["total"]
                     row["passes"] = row["forget"] >= TARGETS["forget"] and row["retain"] <= TARGETS["retain"]
@@ -109,6 +110,18 @@ def other_measures(record: dict) -> dict:
         out[f"forget_detect{suffix}_noise"] = value(references, "noise_fill", "forget", metric)
         out[f"forget_detect{suffix}_real"] = value(references, "ground_truth", "forget", metric)
     return out
+
+
+def original_of(record: dict) -> str:
+    """The original a run unlearned: its sha256's first 8 digits, and the CPU threads it was pretrained with when its
+    manifest is still in the store (the thread count changes the weights; README: Seeds)."""
+    original = record.get("models", {}).get("original", {})
+    sha, path = original.get("sha256") or "?", original.get("path")
+    manifest = Path(path) / "manifest.json" if path else None
+    if manifest is None or not manifest.is_file():
+        return sha[:8]
+    threads = json.loads(manifest.read_text()).get("versions", {}).get("cpu_threads")
+    return sha[:8] if threads is None else f"{sha[:8]} ({threads} thread{'s' if threads != 1 else ''})"
 
 
 def selection(record: dict) -> dict:
@@ -181,20 +194,21 @@ def markdown(rows: list[dict], families: list[str], overrides: list[str] | None 
         "Records made at commit " + ", ".join(sorted({str(r.get("commit")) for r in rows})) + " (None: before "
         "records named their commit; the header's commit ran them).\n",
         "| family | split | model.seed | seed | forget FID ratio | retain FID ratio | meets both | "
-        "at the interval's edge | unlearning s | job s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "at the interval's edge | unlearning s | job s | original (pretrained with) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r["status"] != "complete":
             out.append(
-                f"| {r['family']} | {r['split']} | {r['model_seed']} | {r['seed']} | FAILED: {r.get('error')} |||||"
+                f"| {r['family']} | {r['split']} | {r['model_seed']} | {r['seed']} | FAILED: {r.get('error')} ||||||"
             )
             continue
         out.append(
             f"| {r['family']} | {r['split']} | {r['model_seed']} | {r['seed']} | "
             f"{r['forget']:.2f}{interval(r['forget_ci95'])} | "
             f"{r['retain']:.3f}{interval(r['retain_ci95'])} | {'yes' if r['passes'] else 'no'} | "
-            f"{'yes' if r['passes_at_interval'] else 'no'} | {r['unlearn_s']:.0f} | {r['total_s']:.0f} |"
+            f"{'yes' if r['passes_at_interval'] else 'no'} | {r['unlearn_s']:.0f} | {r['total_s']:.0f} | "
+            f"{r.get('original', '')} |"
         )
     out += selection_table(rows)
     out += other_measures_table(rows)
