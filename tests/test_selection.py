@@ -63,15 +63,18 @@ def test_validation_images_are_held_out_of_unlearning_and_recorded():
     assert plain.validate == {} and "val_indices" not in plain.record(NAMES)["forget"]
 
 
-def run_unlearning(score, steps=4, every=1, at=()):
-    original = micro("mae")
+def run_unlearning(score, steps=4, every=1, at=(), family="mae", select=True):
+    """Unlearn a copy of a micro original of `family` for `steps` steps on 8 random images, with checks every
+    `every` steps (or at `at`) scored by score(student); select=False: no checks. Returns (student, history)."""
+    original = micro(family)
     student = copy.deepcopy(original)
     x = torch.rand(8, 1, 32, 32, generator=torch.Generator().manual_seed(3)) * 2 - 1
     data = torch.utils.data.TensorDataset(x, torch.zeros(8))
     recipe = Recipe(steps, batch_size=4, lr=1e-2, betas=(0.9, 0.95), weight_decay=0.0, warmup_steps=0, grad_clip=None)
+    torch.manual_seed(5)
     history = unlearn(
         student, original, L2Noise(1.0, "gaussian"), data, data, center_square(32, 0.5), recipe,
-        torch.device("cpu"), seed=0, select=(Selection(every, at=at), lambda: score(student)),
+        torch.device("cpu"), seed=0, select=(Selection(every, at=at), lambda: score(student)) if select else None,
     )  # fmt: skip
     return student, history
 
@@ -111,17 +114,9 @@ def test_checks_leave_the_steps_of_the_run_as_they_were(family):
         calls.append(1)
         return {"forget": float(len(calls)), "retain": 1.0}
 
-    original = micro(family)
-    x = torch.rand(8, 1, 32, 32, generator=torch.Generator().manual_seed(3)) * 2 - 1
-    data = torch.utils.data.TensorDataset(x, torch.zeros(8))
-    recipe = Recipe(3, batch_size=4, lr=1e-2, betas=(0.9, 0.95), weight_decay=0.0, warmup_steps=0, grad_clip=None)
-    weights = []
-    for select in (None, (Selection(1), score)):
-        student = copy.deepcopy(original)
-        torch.manual_seed(5)
-        history = unlearn(student, original, L2Noise(1.0, "gaussian"), data, data, center_square(32, 0.5), recipe,
-                          torch.device("cpu"), seed=0, select=select)  # fmt: skip
-        weights.append(student.state_dict())
+    plain, _ = run_unlearning(None, steps=3, family=family, select=False)
+    checked, history = run_unlearning(lambda student: score(), steps=3, family=family)
+    weights = [plain.state_dict(), checked.state_dict()]
     assert history["selection"]["chosen"]["step"] == 3  # the last step's weights are kept
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 

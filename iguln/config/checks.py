@@ -18,7 +18,7 @@ from iguln.data.sources import check_data_config
 from iguln.metrics.choice import check_backbone_name
 from iguln.models.families import family_capabilities, family_of, resolve_model_config
 from iguln.training.recipe import read_recipe
-from iguln.unlearn.losses import check_loss
+from iguln.unlearn.losses import RETRAIN, check_loss
 from iguln.unlearn.protocol import MASK_HOOKS, read_protocol
 from iguln.unlearn.selection import read_selection
 from iguln.unlearn.targets import read_reuse
@@ -100,7 +100,7 @@ def check_config(cfg: DictConfig, command: str) -> None:
     if command == "train":
         capabilities = family_capabilities(cfg.model.name)
         check_loss(cfg.loss, cfg.model.name, capabilities)
-        if read_selection(cfg.trainer.get("select"), cfg.split.get("val_per_class")) and cfg.loss.name == "retrain":
+        if read_selection(cfg.trainer.get("select"), cfg.split.get("val_per_class")) and cfg.loss.name == RETRAIN:
             raise ConfigError("trainer.select", cfg.trainer.select, "null with loss=retrain (nothing is unlearned)")
         masks = read_protocol(cfg.trainer).masks
         hook = MASK_HOOKS.get(masks)

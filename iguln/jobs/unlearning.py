@@ -66,7 +66,7 @@ def efficiency(job: Job, record: dict, original, result) -> dict:
     return out
 
 
-def unlearning_checkpoint(job: Job, original_sha256: str, recipe) -> tuple[Path, dict, int]:
+def unlearning_checkpoint(job: Job, original_sha256: str, recipe, selection=None) -> tuple[Path, dict, int]:
     """(file, key, every) of this job's unlearning checkpoint: the key is everything the unlearned weights depend on."""
     cfg = job.cfg
     key = {
@@ -79,7 +79,6 @@ def unlearning_checkpoint(job: Job, original_sha256: str, recipe) -> tuple[Path,
         "precision": job.precision,
         "seed": cfg.seed,
     }
-    selection = read_selection(cfg.trainer.get("select"), cfg.split.get("val_per_class"))
     if selection is not None:  # the checks' scores depend on the metric backbone and the scoring batches
         backbone = cfg.eval.backbone
         backbone = OmegaConf.to_container(backbone, resolve=True) if OmegaConf.is_config(backbone) else backbone
@@ -97,7 +96,7 @@ def unlearn_original(job: Job, original, original_sha256: str, logger, backbone=
     recipe = read_recipe(cfg.trainer, "trainer")
     protocol = read_protocol(cfg.trainer)
     selection = read_selection(cfg.trainer.get("select"), cfg.split.get("val_per_class"))
-    checkpoint = unlearning_checkpoint(job, original_sha256, recipe)
+    checkpoint = unlearning_checkpoint(job, original_sha256, recipe, selection)
     if not cfg.resume and distributed.is_main():
         discard_checkpoint(checkpoint[0])
     distributed.barrier()  # no process reads a checkpoint that is being discarded

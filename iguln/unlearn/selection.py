@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from iguln.core.errors import ConfigError
+from iguln.core.errors import ConfigError, positive_int
 
 Score = Callable[[], dict[str, float]]  # the student's validation ratios now: {"forget": r_f, "retain": r_r}
 
@@ -59,11 +59,12 @@ def read_selection(cfg: DictConfig | None, val_per_class) -> Selection | None:
     if not isinstance(value, dict) or set(value) - {"every", "at", "targets"} or ("every" in value) == ("at" in value):
         raise ConfigError("trainer.select", value, allowed)
     every, at, targets = value.get("every"), value.get("at"), value.get("targets") or {}
-    if "every" in value and (not isinstance(every, int) or isinstance(every, bool) or every < 1):
-        raise ConfigError("trainer.select.every", every, "a positive number of steps")
-    steps_ok = isinstance(at, list) and at and all(isinstance(a, int) and not isinstance(a, bool) and a > 0 for a in at)
-    if "at" in value and not steps_ok:
+    if "every" in value:
+        positive_int("trainer.select.every", every)
+    if "at" in value and not (isinstance(at, list) and at):
         raise ConfigError("trainer.select.at", at, "a list of positive step numbers")
+    for step in at or ():
+        positive_int("trainer.select.at", step)
     if not isinstance(targets, dict) or set(targets) - {"forget", "retain"}:
         raise ConfigError("trainer.select.targets", targets, "{forget: > 0, retain: > 0}")
     numbers = {k: targets.get(k, d) for k, d in (("forget", 3.0), ("retain", 1.10))}
