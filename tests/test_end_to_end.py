@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from iguln.cli import main
 
@@ -127,6 +128,21 @@ def test_same_config_and_seed_give_the_same_numbers(outputs):
         len(list((outputs / "store" / "original").iterdir())) == 1
         and len(list((outputs / "store" / "judge").iterdir())) == 1
     )
+
+
+def test_another_cpu_thread_count_is_another_original(outputs, capsys):
+    """Pretrained weights differ with the thread count, so the store key holds it: a job with another count does
+    not reuse the stored original but asks for its own."""
+    (entry,) = (outputs / "store" / "original").iterdir()
+    threads = torch.get_num_threads()
+    assert json.loads((entry / "manifest.json").read_text())["key"]["cpu_threads"] == threads
+    torch.set_num_threads(threads + 1)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            iguln(outputs, "train", "other-threads")
+    finally:
+        torch.set_num_threads(threads)
+    assert exit_info.value.code == 2 and "iguln pretrain experiment=smoke" in capsys.readouterr().err
 
 
 def test_eval_scores_the_unlearned_and_the_original_as_train_did(outputs):

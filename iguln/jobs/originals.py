@@ -6,6 +6,7 @@ import logging
 import shlex
 from pathlib import Path
 
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
@@ -39,13 +40,21 @@ def retrain_classes(job: Job) -> list[int]:
 
 def trained_key(job: Job, classes: list[int]) -> dict:
     """What a generator trained here depends on: the model config (architecture, training options, recipes; not
-    generation settings), the data, the classes and the seed."""
+    generation settings), the data, the classes and the seed; on a CPU also the number of threads, since torch
+    splits its reductions by it and the pretrained weights differ with it (made_on)."""
     return {
         "model": weights_key(job.cfg.model),
         "data": data_identity(job.cfg.data, job.source),
         "classes": sorted(classes),
         "seed": model_seed(job.cfg),
+        **made_on(job.device),
     }
+
+
+def made_on(device: torch.device) -> dict:
+    """{"cpu_threads": N} on a CPU; nothing on an accelerator (its results hang on the device and its kernels,
+    which the key does not try to name)."""
+    return {"cpu_threads": torch.get_num_threads()} if device.type == "cpu" else {}
 
 
 def original_key(job: Job) -> dict:
