@@ -13,7 +13,7 @@ import iguln.unlearn.unlearning as unlearning_module
 from iguln.cli import main
 from iguln.core.errors import ConfigError
 from iguln.data.masks import center_square
-from iguln.data.split import make_split
+from iguln.data.split import SETS, make_split
 from iguln.training.recipe import Recipe
 from iguln.unlearn.l2_noise import L2Noise
 from iguln.unlearn.selection import Selection, read_selection
@@ -144,6 +144,14 @@ def test_a_selecting_job_records_its_checks_and_resumes_to_the_same_choice(tmp_p
     assert all(c["forget_fid_original"] > 0 for c in selection["checks"])
     assert len(whole["split"]["forget"]["val_indices"]) == 6 * len(whole["split"]["forget"]["class_indices"])
     assert "validation_original" in whole["timings_s"]
+    stored = {p: p.stat().st_mtime_ns for p in (tmp_path / "store" / "features").glob("val-*/features.pt")}
+    assert sorted(p.parent.name.rsplit("-", 1)[0] for p in stored) == [
+        f"val-{m}-{s}" for m in ("original", "real") for s in SETS
+    ]
+    again = iguln(tmp_path, "again", *SELECT, "trainer.steps=5", "resume=false")
+    assert {p: p.stat().st_mtime_ns for p in stored} == stored  # the validation features were reused
+    assert again["unlearning"]["selection"] == selection
+    assert again["models"]["unlearned"]["sha256"] == whole["models"]["unlearned"]["sha256"]
     killing_fit(monkeypatch, unlearning_module, after=3)  # after the checkpoint of step 2, with one check in it
     with pytest.raises(SystemExit):
         iguln(tmp_path, "killed", *SELECT, "trainer.steps=5")

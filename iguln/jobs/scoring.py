@@ -32,16 +32,32 @@ def scoring_seed(cfg) -> int:
     return cfg.seed + 4
 
 
-def _features_key(job: Job, backbone: Backbone, subset: str) -> dict:
+def features_key(job: Job, backbone: Backbone, indices: list[int]) -> dict:
+    """What the features of the images `indices` (of the data set's split they come from) depend on."""
     return {
         "data": data_identity(job.cfg.data, job.source),
-        "images": config_hash(job.split.evaluate[subset], 16),
+        "images": config_hash(indices, 16),
         "backbone": backbone.describe(),
         "device": job.device.type,
         "precision": job.precision,
         "batch_size": job.cfg.eval.batch_size,
         "hole_view": {"task": OmegaConf.to_container(job.cfg.task, resolve=True), "outside": OUTSIDE},
     }
+
+
+def generated_key(job: Job, backbone: Backbone, indices: list[int], generator: Generator, sha256: str) -> dict:
+    """What the features of a stored generator's fills of the images `indices` depend on: features_key, the
+    weights, the generation settings, the task and the scoring seed."""
+    key = {
+        **features_key(job, backbone, indices),
+        "generator": sha256,
+        "generation": generator.generation_values,
+        "task": OmegaConf.to_container(job.cfg.task, resolve=True),
+        "seed": scoring_seed(job.cfg),
+    }
+    if distributed.active():  # each process samples its share with its own seed
+        key["processes"] = distributed.world_size()
+    return key
 
 
 def labelled(job: Job) -> dict:
@@ -73,7 +89,7 @@ def score_models(
     start, reused = time.perf_counter(), {}
     real = {}
     for s in subsets:
-        key = _features_key(job, backbone, s)
+        key = features_key(job, backbone, job.split.evaluate[s])
         real[s], reused[f"real/{s}"] = cached_features(
             store,
             f"real-{s}",
@@ -102,15 +118,7 @@ def score_models(
             if sha256 is None or watch is not None:
                 fake = generate()
             else:
-                key = {
-                    **_features_key(job, backbone, s),
-                    "generator": sha256,
-                    "generation": generator.generation_values,
-                    "task": OmegaConf.to_container(cfg.task, resolve=True),
-                    "seed": seed,
-                }
-                if distributed.active():  # each process samples its share with its own seed
-                    key["processes"] = distributed.world_size()
+                key = generated_key(job, backbone, job.split.evaluate[s], generator, sha256)
                 fake, reused[f"{name}/{s}"] = cached_features(store, f"{name}-{s}", key, generate)
             bootstrap = cfg.eval.get("bootstrap", 0)
             metrics[name][s] = metric_entries(real[s], fake, backbone, cfg.eval.is_splits, seed, bootstrap, **labels[s])

@@ -117,7 +117,7 @@ def unlearn_original(job: Job, original, original_sha256: str, logger, backbone=
     if selection is not None:
         if backbone is None:
             raise ValueError("trainer.select needs the metric backbone to score the validation images")
-        select = (selection, validation_score(job, backbone, original, student))
+        select = (selection, validation_score(job, backbone, original, original_sha256, student))
     history = unlearn(
         student,
         original,
