@@ -73,7 +73,8 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
                 record = json.loads(path.read_text())
                 row = {"family": family, "split": split, "seed": record["config"]["seed"], "record": str(path),
                        "model_seed": record["config"].get("model", {}).get("seed", 0),
-                       "status": record["status"], "commit": record.get("versions", {}).get("commit")}  # fmt: skip
+                       "status": record["status"], "commit": record.get("versions", {}).get("commit"),
+                       "method": method_of(record["config"])}  # fmt: skip
                 if record["status"] == "complete":
                     for s in ("forget", "retain"):
                         ratio = record["ratios"][s]
@@ -95,6 +96,17 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
                 found.append(row)
             rows += sorted(found, key=lambda r: (r["model_seed"], r["seed"]))
     return rows
+
+
+def method_of(config: dict) -> str:
+    """The unlearning settings a run used, from its config: the loss weight, the lr and the steps."""
+    alpha = config.get("loss", {}).get("alpha")
+    trainer = config.get("trainer", {})
+    if alpha is None and not trainer:
+        return "–"
+    lr = trainer.get("lr")
+    lr = f"lr {lr:g}" if lr is not None else f"blr {trainer.get('blr')}"
+    return f"alpha {alpha}, {lr}, {trainer.get('steps')} steps"
 
 
 def value(entries: dict, *keys: str):
@@ -194,14 +206,14 @@ def markdown(rows: list[dict], families: list[str], overrides: list[str] | None 
         f"Every family's demo (`experiment=demo`, the settings in its config{changed}) on forget splits of two classes "
         "(the other eight retained) and three seeds, one original per family and model seed. The demo's settings "
         "were chosen on seed 0 of the two development splits; the others are held out (two of them drawn after "
-        "the first four had run). Targets: forget FID "
+        "the first four had run, two more later still: `SPLITS` in benchmarks/matrix.py). Targets: forget FID "
         f"ratio >= {TARGETS['forget']:g}, retain FID ratio <= {TARGETS['retain']:g}. Ratios: unlearned / original FID "
         "on the same images; [low, high]: paired bootstrap 95 % interval (200 draws). Backbone: the domain judge.\n",
         "Records made at commit " + ", ".join(sorted({str(r.get("commit")) for r in rows})) + " (None: before "
         "records named their commit; the header's commit ran them).\n",
         "| family | split | model.seed | seed | forget FID ratio | retain FID ratio | meets both | "
-        "at the interval's edge | unlearning s | job s | original (pretrained with) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "at the interval's edge | unlearning s | job s | original (pretrained with) | method |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r["status"] != "complete":
@@ -214,23 +226,24 @@ def markdown(rows: list[dict], families: list[str], overrides: list[str] | None 
             f"{r['forget']:.2f}{interval(r['forget_ci95'])} | "
             f"{r['retain']:.3f}{interval(r['retain_ci95'])} | {'yes' if r['passes'] else 'no'} | "
             f"{'yes' if r['passes_at_interval'] else 'no'} | {r['unlearn_s']:.0f} | {r['total_s']:.0f} | "
-            f"{r.get('original', '')} |"
+            f"{r.get('original', '')} | {r['method']} |"
         )
     out += selection_table(rows)
     out += other_measures_table(rows)
-    out += ["", "Per family and split, over the seeds and model seeds (mean ± sd):", ""]
-    out += ["| family | split | role | forget FID ratio | retain FID ratio | meets both |", "|---|---|---|---|---|---|"]
+    out += ["", "Per family, split and method, over the seeds and model seeds (mean ± sd):", ""]
+    out += ["| family | split | role | forget FID ratio | retain FID ratio | meets both | method |",
+            "|---|---|---|---|---|---|---|"]  # fmt: skip
     for family in families:
         for split in SPLITS:
             done = [r for r in rows if r["family"] == family and r["split"] == split and r["status"] == "complete"]
-            if not done:
-                continue
-            f, t = [r["forget"] for r in done], [r["retain"] for r in done]
-            sd = lambda v: f" ± {statistics.stdev(v):.2f}" if len(v) > 1 else ""  # noqa: E731
-            passed = sum(r["passes"] for r in done)
-            role = ROLE.get(split, "held out")
-            out.append(f"| {family} | {split} | {role} | {statistics.fmean(f):.2f}{sd(f)} | "
-                       f"{statistics.fmean(t):.3f}{sd(t)} | {passed} of {len(done)} |")  # fmt: skip
+            for method in sorted({r["method"] for r in done}):
+                same = [r for r in done if r["method"] == method]
+                f, t = [r["forget"] for r in same], [r["retain"] for r in same]
+                sd = lambda v: f" ± {statistics.stdev(v):.2f}" if len(v) > 1 else ""  # noqa: E731
+                passed = sum(r["passes"] for r in same)
+                role = ROLE.get(split, "held out")
+                out.append(f"| {family} | {split} | {role} | {statistics.fmean(f):.2f}{sd(f)} | "
+                           f"{statistics.fmean(t):.3f}{sd(t)} | {passed} of {len(same)} | {method} |")  # fmt: skip
     missing = [f"{family} {split}" for family in families for split in SPLITS
                if not any(r["family"] == family and r["split"] == split for r in rows)]  # fmt: skip
     if missing:

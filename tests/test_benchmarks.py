@@ -66,6 +66,9 @@ def test_the_matrix_judges_each_run_by_both_targets_and_their_intervals(tmp_path
     first["unlearning"]["steps"] = 400
     first["unlearning"]["selection"] = {"chosen": {"step": 50, "forget": 3.3, "retain": 1.04}}
     (tmp_path / "vqgan" / split / "0" / "results.json").write_text(json.dumps(first))
+    other = json.loads((tmp_path / "vqgan" / held / "0" / "results.json").read_text())
+    other["config"] |= {"loss": {"alpha": 0.05}, "trainer": {"lr": 1e-3, "steps": 400}}
+    (tmp_path / "vqgan" / held / "0" / "results.json").write_text(json.dumps(other))
     (tmp_path / "vqgan" / held / "1").mkdir(parents=True)
     (tmp_path / "vqgan" / held / "1" / "results.json").write_text(json.dumps(
         {"status": "failed", "config": {"seed": 1}, "error": "ValueError: x"}))  # fmt: skip
@@ -77,7 +80,8 @@ def test_the_matrix_judges_each_run_by_both_targets_and_their_intervals(tmp_path
     text = matrix.markdown(rows, ["vqgan"])
     assert "FAILED: ValueError: x" in text
     assert "vqgan: 2 of 4 runs meet both targets (0 of 1 on the held-out splits)." in text
-    assert f"| vqgan | {split} | development | 3.00 ± 0.87 | 1.050 ± 0.00 | 2 of 3 |" in text
+    assert f"| vqgan | {split} | development | 3.00 ± 0.87 | 1.050 ± 0.00 | 2 of 3 | – |" in text
+    assert f"| vqgan | {held} | held out | 2.90 | 1.010 | 0 of 1 | alpha 0.05, lr 0.001, 400 steps |" in text
     assert f"| vqgan | {split} | 1 | 0 | 2.00 [1.80, 2.20] |" in text
     # the detector and the noise-filled hole, where the record has them (the first run only)
     row = f"| vqgan | {split} | 0 | 0 | 95 % / – | 90 % / – | 30 % / 10 % | 20 % / – | 1.00 | 2.00 | 0.50 |"
