@@ -16,6 +16,7 @@ from iguln.store.features import cached_features
 from iguln.unlearn.selection import Score
 
 FEATURE = "pool"  # the features the FID reads
+TRAIN = {"images_of": "train"}  # in the store keys: these indices are of the train split, the test sets' of test
 
 
 def validation_score(
@@ -34,15 +35,15 @@ def validation_score(
         return extract_features(backbone, sets[s], batch, job.device, job.precision, generator, mask, seed)
 
     def key(s: str) -> dict:
-        return {**features_key(job, backbone, job.split.validate[s]), "images_of": "train"}
+        return {**features_key(job, backbone, job.split.validate[s]), **TRAIN}
 
     start = time.perf_counter()
     original.eval()
     real, base = {}, {}
     for s in SETS:
         real[s] = cached_features(store, f"val-real-{s}", key(s), lambda s=s: features(None, s))[0][FEATURE]
-        original_key = {**generated_key(job, backbone, job.split.validate[s], original, original_sha256), **key(s)}
-        fake = cached_features(store, f"val-original-{s}", original_key, lambda s=s: features(original, s))[0]
+        fills_key = {**generated_key(job, backbone, job.split.validate[s], original, original_sha256), **TRAIN}
+        fake = cached_features(store, f"val-original-{s}", fills_key, lambda s=s: features(original, s))[0]
         base[s] = fid(real[s], fake[FEATURE])
     job.timings["validation_original"] = round(time.perf_counter() - start, 3)
 
