@@ -99,14 +99,17 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
 
 
 def method_of(config: dict) -> str:
-    """The unlearning settings a run used, from its config: the loss weight, the lr and the steps."""
+    """The unlearning settings a run used, from its config: the loss weight, the lr and the steps (and the seed of
+    the one noise image where loss.noise_seed sets it apart from the job's)."""
     alpha = config.get("loss", {}).get("alpha")
+    noise_seed = config.get("loss", {}).get("noise_seed")
     trainer = config.get("trainer", {})
     if alpha is None and not trainer:
         return "–"
     lr = trainer.get("lr")
     lr = f"lr {lr:g}" if lr is not None else f"blr {trainer.get('blr')}"
-    return f"alpha {alpha}, {lr}, {trainer.get('steps')} steps"
+    noise = "" if noise_seed is None else f", noise seed {noise_seed}"
+    return f"alpha {alpha}, {lr}, {trainer.get('steps')} steps{noise}"
 
 
 def value(entries: dict, *keys: str):

@@ -176,3 +176,10 @@ def test_checks_lists_every_check_of_trainer_select_and_the_one_kept(tmp_path):
     text = checks.markdown(rows)
     assert "| 5 | 1.20 | 1.080 | 0.400 |  |" in text and "| 10 | 3.30 | 1.050 | 1.050 | yes |" in text
     assert "Kept: step 10; test forget ratio 3.50, retain ratio 1.050." in text
+
+
+def test_the_method_column_names_a_noise_seed_set_apart_from_the_job_seed():
+    config = {"loss": {"alpha": 0.5, "noise_seed": None}, "trainer": {"lr": 1e-3, "steps": 400}}
+    assert matrix.method_of(config) == "alpha 0.5, lr 0.001, 400 steps"
+    config["loss"]["noise_seed"] = 0
+    assert matrix.method_of(config) == "alpha 0.5, lr 0.001, 400 steps, noise seed 0"

@@ -13,6 +13,7 @@ from iguln.models.families import build_generator, resolve_model_config
 from iguln.models.frozen_passes import FrozenPasses
 from iguln.training.recipe import Recipe
 from iguln.unlearn.l2_noise import L2Noise
+from iguln.unlearn.losses import build_loss
 from iguln.unlearn.protocol import Protocol
 from iguln.unlearn.targets import Reuse, TargetCache, read_reuse
 from iguln.unlearn.unlearning import unlearn
@@ -140,3 +141,21 @@ def test_unlearning_with_reuse_takes_the_steps_of_recomputing(family):
     else:  # 8 retain images, 6 steps of 4: from the third step on every retain target is kept
         assert targets["retain_hits"] == 16 and targets["retain_misses"] == 8 and targets["constant_forget_target"]
     assert (reuse["shared_frozen_passes"] is not None) == (family == "vqgan")
+
+
+def test_the_noise_seed_fixes_the_one_noise_image_whatever_the_job_seed():
+    original = micro("mae")
+    x = torch.rand(8, 1, 32, 32, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    data = torch.utils.data.TensorDataset(x, torch.zeros(8))
+    recipe = Recipe(1, batch_size=4, lr=1e-3, betas=(0.9, 0.95), weight_decay=0.0, warmup_steps=0, grad_clip=None)
+
+    def drawn(seed: int, noise_seed: int | None) -> torch.Tensor:
+        loss = L2Noise(1.0, "uniform", noise_draw="once", noise_seed=noise_seed)
+        unlearn(copy.deepcopy(original), original, loss, data, data, MASK, recipe, torch.device("cpu"), seed)
+        return loss.fixed_noise
+
+    assert torch.equal(drawn(0, 5), drawn(3, 5))
+    assert not torch.equal(drawn(0, None), drawn(3, None))
+    assert torch.equal(drawn(5, None), drawn(0, 5))  # null: the job's seed
+    with pytest.raises(ConfigError, match=r"loss.noise_seed=-1 is not valid. Allowed: null \(the job's seed\)"):
+        build_loss(compose_config("train", ["loss.noise_seed=-1"]).loss)

@@ -100,4 +100,12 @@ def build_loss(cfg: DictConfig) -> Objective:
     draw = cfg.get("noise_draw", "step")
     if draw not in NOISE_DRAWS:
         raise ConfigError("loss.noise_draw", draw, NOISE_DRAWS, "once: one noise image for the whole run.")
-    return entry.objective(alpha=_alpha(cfg), noise=noise, form=form, noise_draw=draw)
+    return entry.objective(alpha=_alpha(cfg), noise=noise, form=form, noise_draw=draw, noise_seed=_noise_seed(cfg))
+
+
+def _noise_seed(cfg: DictConfig) -> int | None:
+    seed = cfg.get("noise_seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        allowed = "null (the job's seed) or an integer >= 0 (the seed of the one noise draw)"
+        raise ConfigError("loss.noise_seed", seed, allowed)
+    return seed

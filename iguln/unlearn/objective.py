@@ -82,6 +82,7 @@ class Objective:
     noise: str = "gaussian"
     form: str = "iguln"
     noise_draw: str = "step"  # step: a fresh noise image n each step; once: one n for the whole run (fix_noise)
+    noise_seed: int | None = None  # once: the seed of that one draw (None: the job's seed)
     fixed_noise: torch.Tensor | None = field(default=None, repr=False, compare=False)
     name: ClassVar[str]
     row: ClassVar[str]
