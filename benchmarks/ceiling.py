@@ -39,12 +39,38 @@ def fill_with(generator, x: torch.Tensor, source: torch.Tensor, mask: torch.Tens
     return torch.cat(out)
 
 
+def make_noise_once(x: torch.Tensor, kind: str, noise_seed: int) -> torch.Tensor:
+    """The one noise image of noise_draw=once as a job with loss.noise_seed = noise_seed draws it (unlearn():
+    the generator of seed + 9, the first image of a draw like the forget images), repeated for each of x
+    [N, C, H, W]. For a kind that takes the images' statistics (gaussian, constant), those of x stand in for the
+    forget train images'."""
+    from iguln.core.seeding import make_generator
+    from iguln.unlearn.noise import make_noise
+
+    return make_noise(x, kind, make_generator(noise_seed + 9))[:1].expand_as(x)
+
+
+def targets(demo_noise: str, noise_seeds: list[int] | None) -> list[tuple[str, int]]:
+    """(noise kind, noise seed) of each target scored: every kind with noise seed 0 (the job seed 0's draw), or the
+    demo's kind with each of `noise_seeds`."""
+    if noise_seeds is None:
+        return [(kind, 0) for kind in NOISES]
+    return [(demo_noise, seed) for seed in noise_seeds]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True, help="a generator folder: the store's original")
     parser.add_argument("--outputs", type=Path, default=REPO / "outputs" / "bench-matrix")
+    parser.add_argument(
+        "--noise-seeds",
+        default=None,
+        help="e.g. 0,1,2: instead of every target, the demo's noise drawn once with each loss.noise_seed, as a job "
+        "with that noise seed draws it (written to ceiling_<family>_noise_seeds)",
+    )
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
+    noise_seeds = None if args.noise_seeds is None else [int(s) for s in args.noise_seeds.split(",")]
 
     from iguln.commands.reproduce import compose_job
     from iguln.core.seeding import make_generator
@@ -73,10 +99,11 @@ def main() -> int:
         with torch.no_grad():
             real = judge.features(x)["pool"]
             fids = {"original": fid(real, judge.features(fill_with(generator, x, x, mask, draws))["pool"])}
-            for kind in NOISES:
-                once = make_noise(x, kind, make_generator(9))[:1].expand_as(x)
-                fids[f"{kind} once"] = fid(real, judge.features(fill_with(generator, x, once, mask, draws))["pool"])
-                if kind != "constant":  # a constant image is one image whatever the draw
+            for kind, seed in targets(cfg.loss.noise, noise_seeds):
+                once = make_noise_once(x, kind, seed)
+                name = f"{kind} once" if noise_seeds is None else f"{kind} once, noise seed {seed}"
+                fids[name] = fid(real, judge.features(fill_with(generator, x, once, mask, draws))["pool"])
+                if kind != "constant" and noise_seeds is None:  # a constant image is one image whatever the draw
                     each = make_noise(x, kind, make_generator(9))
                     fids[f"{kind} per image"] = fid(
                         real, judge.features(fill_with(generator, x, each, mask, draws))["pool"]
@@ -100,9 +127,11 @@ def main() -> int:
         lines.append(f"| {r['split']} | {ROLE.get(r['split'], 'held out')} | {r['images']} | {base:.2f} | "
                      + " | ".join(cells) + " |")  # fmt: skip
     title = f"The forget FID perfect unlearning would reach ({family})"
-    command = f"python benchmarks/ceiling.py --model {args.model.name} " + " ".join(args.overrides)
-    data = {"rows": rows, "demo_target": demo_target}
-    print(write(f"ceiling_{family}", title, command.strip(), "\n".join(lines), data).read_text())
+    seeds = "" if noise_seeds is None else f"--noise-seeds {args.noise_seeds} "
+    command = f"python benchmarks/ceiling.py --model {args.model.name} {seeds}" + " ".join(args.overrides)
+    data = {"rows": rows, "demo_target": demo_target, "noise_seeds": noise_seeds}
+    name = f"ceiling_{family}" if noise_seeds is None else f"ceiling_{family}_noise_seeds"
+    print(write(name, title, command.strip(), "\n".join(lines), data).read_text())
     return 0
 
 
