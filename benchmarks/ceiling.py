@@ -93,7 +93,7 @@ def main() -> int:
     judge, judge_manifest = judge_for(cfg, source)
     mask = task_mask(cfg.task, size)
     rows = []
-    for name, forget in SPLITS.items():
+    for split, forget in SPLITS.items():
         x = forget_test_images(source, family, forget)
         draws = make_generator(0)
         with torch.no_grad():
@@ -101,15 +101,15 @@ def main() -> int:
             fids = {"original": fid(real, judge.features(fill_with(generator, x, x, mask, draws))["pool"])}
             for kind, seed in targets(cfg.loss.noise, noise_seeds):
                 once = make_noise_once(x, kind, seed)
-                name = f"{kind} once" if noise_seeds is None else f"{kind} once, noise seed {seed}"
-                fids[name] = fid(real, judge.features(fill_with(generator, x, once, mask, draws))["pool"])
+                target = f"{kind} once" if noise_seeds is None else f"{kind} once, noise seed {seed}"
+                fids[target] = fid(real, judge.features(fill_with(generator, x, once, mask, draws))["pool"])
                 if kind != "constant" and noise_seeds is None:  # a constant image is one image whatever the draw
                     each = make_noise(x, kind, make_generator(9))
                     fids[f"{kind} per image"] = fid(
                         real, judge.features(fill_with(generator, x, each, mask, draws))["pool"]
                     )
-        rows.append({"split": name, "images": len(x), "fid": fids})
-        print(name, {k: round(v, 2) for k, v in fids.items()}, flush=True)
+        rows.append({"split": split, "images": len(x), "fid": fids})
+        print(split, {k: round(v, 2) for k, v in fids.items()}, flush=True)
 
     kinds = [k for k in rows[0]["fid"] if k != "original"]
     demo_target = f"{cfg.loss.noise} {'once' if cfg.loss.get('noise_draw') == 'once' else 'per image'}"
