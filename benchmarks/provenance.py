@@ -34,8 +34,9 @@ def provenance() -> dict:
     return {
         "commit": commit(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores ({torch.get_num_threads()} torch threads), "
         + (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"),
+        "cpu_threads": torch.get_num_threads(),  # on a CPU the figures of generation and training hang on it
         "torch": torch.__version__,
         "lock": lock.get("sha256", lock.get("missing")),
         "lock_matches": lock.get("matches"),
