@@ -4,7 +4,7 @@ E(x_f) = E0(n), and the hole would be filled as the original fills n. This score
 the forget test images' own surround, against the real images (domain judge), as a ratio of the original's own
 forget FID on the same images. No unlearning is run: only the stored original.
 
-    python benchmarks/ceiling.py --model DIR [--outputs DIR] [OVERRIDE ...]
+    python benchmarks/ceiling.py --model DIR [--outputs DIR] [--noise-seeds 0,1,2] [OVERRIDE ...]
 
 DIR: a generator folder (the store's original); --outputs: the outputs dir whose store holds the judge (the
 matrix's). Overrides go to the demo's config (e.g. model.decode.iterations=1). Targets, one per `loss.noise`
@@ -13,7 +13,8 @@ image, as noise_draw=step draws them). A one-round decoder (vqgan with iteration
 encoder's features alone, so the fill is exactly what perfect unlearning gives; with more rounds, later rounds
 also see the tokens already filled, and the figure is an estimate. Diffusion is left out: its forget target is the
 forget image's own surround with noise in the hole, and its encoder's skip features reach the decoder.
-Writes benchmarks/results/ceiling_<family>.md and .json.
+--noise-seeds: instead, only the demo's noise, drawn once as each of those loss.noise_seed values draws it.
+Writes benchmarks/results/ceiling_<family>.md and .json (ceiling_<family>_noise_seeds with --noise-seeds).
 """
 
 from __future__ import annotations
@@ -40,14 +41,12 @@ def fill_with(generator, x: torch.Tensor, source: torch.Tensor, mask: torch.Tens
 
 
 def make_noise_once(x: torch.Tensor, kind: str, noise_seed: int) -> torch.Tensor:
-    """The one noise image of noise_draw=once as a job with loss.noise_seed = noise_seed draws it (unlearn():
-    the generator of seed + 9, the first image of a draw like the forget images), repeated for each of x
-    [N, C, H, W]. For a kind that takes the images' statistics (gaussian, constant), those of x stand in for the
-    forget train images'."""
-    from iguln.core.seeding import make_generator
-    from iguln.unlearn.noise import make_noise
+    """The one noise image of noise_draw=once as a job with loss.noise_seed = noise_seed draws it (the first image
+    of a draw like the forget images, from once_generator), repeated for each of x [N, C, H, W]. For a kind that
+    takes the images' statistics (gaussian, constant), those of x stand in for the forget train images'."""
+    from iguln.unlearn.noise import make_noise, once_generator
 
-    return make_noise(x, kind, make_generator(noise_seed + 9))[:1].expand_as(x)
+    return make_noise(x, kind, once_generator(noise_seed))[:1].expand_as(x)
 
 
 def targets(demo_noise: str, noise_seeds: list[int] | None) -> list[tuple[str, int]]:

@@ -189,12 +189,11 @@ def test_the_method_column_names_a_noise_seed_set_apart_from_the_job_seed():
 def test_the_ceiling_scores_the_demo_s_noise_of_each_noise_seed_as_a_job_draws_it():
     assert ceiling.targets("uniform", None) == [("uniform", 0), ("gaussian", 0), ("constant", 0)]
     assert ceiling.targets("uniform", [0, 2]) == [("uniform", 0), ("uniform", 2)]
-    from iguln.core.seeding import make_generator
     from iguln.unlearn.l2_noise import L2Noise
 
     loss = L2Noise(1.0, "uniform", noise_draw="once", noise_seed=2)
     sample = torch.zeros(256, 1, 8, 8)
-    loss.fix_noise(sample, make_generator(loss.noise_seed + 9))  # as unlearn() draws it
+    loss.fix_noise(sample, loss.once_generator(job_seed=7))  # as unlearn() draws it for any job seed
     forget_test = torch.ones(500, 1, 8, 8)
     drawn = ceiling.make_noise_once(forget_test, "uniform", 2)
     assert torch.equal(drawn[0], loss.fixed_noise[0]) and drawn.shape == forget_test.shape

@@ -44,6 +44,12 @@ for _noise in (gaussian, gaussian_scalar, uniform, constant):
     NOISES.register(_noise.__name__, _noise)
 
 
+def once_generator(seed: int) -> torch.Generator:
+    """The generator that draws the one noise image of loss.noise_draw=once for `seed` (seed + 9: apart from the
+    other streams unlearn() seeds from the job's seed)."""
+    return seeding.make_generator(seed + 9)
+
+
 def make_noise(
     x: torch.Tensor, kind: str, generator: torch.Generator | None = None, population: torch.Tensor | None = None
 ) -> torch.Tensor:

@@ -97,6 +97,12 @@ class Objective:
 
         self.fixed_noise = make_noise(forget, self.noise, generator)[:1].clone()
 
+    def once_generator(self, job_seed: int) -> torch.Generator:
+        """The generator of the run's one noise image: loss.noise_seed's, or the job's seed's where it is None."""
+        from iguln.unlearn.noise import once_generator
+
+        return once_generator(job_seed if self.noise_seed is None else self.noise_seed)
+
     def noise_image(self, forget: torch.Tensor, generator: torch.Generator | None, step: Step) -> torch.Tensor:
         """The noise image n for a forget batch [B, C, H, W]: the run's one image, or a fresh draw."""
         from iguln.unlearn.noise import make_noise

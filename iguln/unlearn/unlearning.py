@@ -87,8 +87,7 @@ def unlearn(
     weight = student.reference_weights.get(loss.name, 1.0)
     if getattr(loss, "noise_draw", "step") == "once":  # from a fixed sample of the forget set: a resume draws alike
         sample = torch.stack([forget[i][0] for i in range(min(len(forget), 256))]).to(device)
-        noise_seed = seed if getattr(loss, "noise_seed", None) is None else loss.noise_seed
-        loss.fix_noise(sample, make_generator(noise_seed + 9))
+        loss.fix_noise(sample, loss.once_generator(seed))
 
     repeats = protocol.batches == "separate" and recipe.steps > len(streams[1].loader)  # batches in an epoch
     cache = TargetCache.for_run(reuse, protocol, repeats)
