@@ -69,7 +69,11 @@ def main() -> int:
     )
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
-    noise_seeds = None if args.noise_seeds is None else [int(s) for s in args.noise_seeds.split(",")]
+    noise_seeds = None
+    if args.noise_seeds is not None:
+        if not all(s.isdigit() for s in args.noise_seeds.split(",")):
+            parser.error(f"--noise-seeds={args.noise_seeds!r}: allowed: integers >= 0 separated by commas, e.g. 0,1,2")
+        noise_seeds = [int(s) for s in args.noise_seeds.split(",")]
 
     from iguln.commands.reproduce import compose_job
     from iguln.core.seeding import make_generator
