@@ -94,6 +94,7 @@ bench: install
 	-$(TEST_ENV) $(BIN)/python benchmarks/diffusion_sampling.py
 	-$(TEST_ENV) $(BIN)/python benchmarks/unlearn_cost.py
 	-$(TEST_ENV) $(BIN)/python benchmarks/paper_step.py
+	$(BIN)/python benchmarks/findings.py
 
 bench-demo: install
 	for model in vqgan mae diffusion; do rm -rf outputs/bench-demo-$$model; \

@@ -1,0 +1,61 @@
+"""The README's findings: their figures are computed by benchmarks/findings.py from the generated results, the
+committed findings.md is what the committed results give, and the README's findings type no measured figure."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import findings  # noqa: E402
+import provenance  # noqa: E402
+
+
+def run(split: str, seed: int, forget: float, retain: float, method: str = "alpha 0.5", **extra) -> dict:
+    return {"family": "vqgan", "split": split, "seed": seed, "forget": forget, "retain": retain, "method": method,
+            "original": "abcd (2 threads)", "passes": forget >= 3.0 and retain <= 1.10, **extra}  # fmt: skip
+
+
+def test_each_split_s_verdicts_and_ranges_come_from_its_runs(tmp_path):
+    runs = [run("a+b", 0, 3.5, 1.02, forget_detect=0.5), run("a+b", 1, 4.25, 1.08, forget_detect=0.75),
+            run("c+d", 0, 3.5, 1.2), run("c+d", 1, 1.5, 1.0), run("e+f", 0, 2.0, 1.0)]  # fmt: skip
+    (tmp_path / "matrix_x.json").write_text(json.dumps({"provenance": {}, "runs": runs}))
+    (tmp_path / "checks_y.json").write_text(json.dumps({"provenance": {}, "runs": [{"checks": []}]}))  # not judged
+    found = findings.series(tmp_path)
+    assert list(found) == ["matrix_x"]
+    rows = findings.verdict_rows(found["matrix_x"])
+    assert rows[0]["meet_both"] == 2 and rows[0]["forget"] == "3.50-4.25" and rows[0]["detect"] == "50-75"
+    assert rows[1]["meet_both"] == 0 and rows[1]["retain"] == "1.000-1.200" and rows[1]["detect"] == "—"
+    verdicts = findings.split_verdicts(found["matrix_x"])["vqgan"]
+    assert verdicts == {"every run": ["a+b"], "some runs": [], "no run": ["c+d", "e+f"], "met": [2, 5]}
+
+
+def test_vqgan_runs_are_grouped_by_the_noise_image_they_drew():
+    runs = [run("a+b", 1, 1.5, 1.0), run("a+b", 1, 4.0, 1.05, method="alpha 0.5, noise seed 0")]
+    images = findings.noise_image_rows(runs)
+    assert [(r["noise_image"], r["seed"], r["set_apart"]) for r in images] == [(0, 1, True), (1, 1, False)]
+    text, _ = findings.markdown({"dev_x": runs}, {})
+    assert "| a+b | 0 | 1 | 4.00 | 1.050 | yes | yes |" in text and "| a+b | 1 | 1 | 1.50 | 1.000 | no | no |" in text
+
+
+def test_a_ceiling_row_gives_its_lowest_and_highest_ratio():
+    rows = [{"split": "a+b", "fid": {"original": 10.0, "t1": 25.0, "t2": 40.0}}]
+    assert findings.ceiling_rows(rows) == [{"split": "a+b", "original": 10.0, "low": 2.5, "high": 4.0,
+                                            "at_least_3x": 1, "targets": 2}]  # fmt: skip
+
+
+def test_the_committed_findings_are_what_the_committed_results_give():
+    text, _ = findings.markdown(findings.series(provenance.RESULTS), findings.ceilings(provenance.RESULTS))
+    committed = (provenance.RESULTS / "findings.md").read_text()
+    assert text.rstrip() in committed, "run `python benchmarks/findings.py` after writing results anew"
+
+
+def test_the_readme_s_findings_type_no_measured_figure():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### The targets, and what holds", 1)[1]
+    settings = {"0.02", "0.05", "0.25", "0.5", "1.10"}  # alphas tried and the retain target: not measurements
+    decimals = set(re.findall(r"\d+\.\d+", section)) - settings
+    assert not decimals, f"measured figures typed into the README's findings: {sorted(decimals)}"
+    assert not re.search(r"\d+ ?%|\d+ of \d+ (runs|seeds)", section), "a measured share typed into the findings"
