@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from matrix import method_of
 from provenance import write
 
 
@@ -29,6 +30,7 @@ def runs(outputs: Path) -> list[dict]:
                      "seed": record["config"]["seed"], "model_seed": record["config"]["model"].get("seed", 0),
                      "commit": record.get("versions", {}).get("commit"), "rule": {k: v for k, v in selection.items()
                      if k not in ("checks", "chosen")}, "checks": selection["checks"], "chosen": selection["chosen"],
+                     "method": method_of(record["config"]),
                      "test": {s: record["ratios"][s]["value"] for s in ("forget", "retain")}})  # fmt: skip
     return rows
 
@@ -41,7 +43,8 @@ def markdown(rows: list[dict]) -> str:
            "Records made at commit " + ", ".join(sorted({str(r["commit"]) for r in rows})) + ".", ""]  # fmt: skip
     for r in rows:
         out += [f"### {r['family']}, forget {r['forget']}, model.seed {r['model_seed']}, seed {r['seed']}", "",
-                f"Rule: `{json.dumps(r['rule'])}`. Kept: step {r['chosen']['step']}; test forget ratio "
+                f"Method: {r.get('method', '–')}. Rule: `{json.dumps(r['rule'])}`. "
+                f"Kept: step {r['chosen']['step']}; test forget ratio "
                 f"{r['test']['forget']:.2f}, retain ratio {r['test']['retain']:.3f}.", "",
                 "| step | validation forget ratio | validation retain ratio | margin | kept |",
                 "|---|---|---|---|---|"]  # fmt: skip

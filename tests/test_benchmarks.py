@@ -176,7 +176,7 @@ def test_checks_lists_every_check_of_trainer_select_and_the_one_kept(tmp_path):
     assert len(rows) == 1 and rows[0]["forget"] == "trouser+bag" and rows[0]["rule"] == {"at": [5], "targets": {}}
     text = checks.markdown(rows)
     assert "| 5 | 1.20 | 1.080 | 0.400 |  |" in text and "| 10 | 3.30 | 1.050 | 1.050 | yes |" in text
-    assert "Kept: step 10; test forget ratio 3.50, retain ratio 1.050." in text
+    assert "Kept: step 10; test forget ratio 3.50, retain ratio 1.050." in text and "Method: –." in text
 
 
 def test_the_method_column_names_a_noise_seed_set_apart_from_the_job_seed():
