@@ -30,9 +30,17 @@ def runs(outputs: Path) -> list[dict]:
                      "seed": record["config"]["seed"], "model_seed": record["config"]["model"].get("seed", 0),
                      "commit": record.get("versions", {}).get("commit"), "rule": {k: v for k, v in selection.items()
                      if k not in ("checks", "chosen")}, "checks": selection["checks"], "chosen": selection["chosen"],
-                     "method": method_of(record["config"]),
+                     "method": method_of(record["config"]), "final": record["unlearning"].get("final") or {},
                      "test": {s: record["ratios"][s]["value"] for s in ("forget", "retain")}})  # fmt: skip
     return rows
+
+
+def last_step(row: dict) -> str:
+    """' Last step's loss terms: forget F, retain R.' where the record has them (one batch each)."""
+    final = row.get("final") or {}
+    if "forget" not in final or "retain" not in final:
+        return ""
+    return f" Last step's loss terms (one batch): forget {final['forget']:.3f}, retain {final['retain']:.3f}."
 
 
 def markdown(rows: list[dict]) -> str:
@@ -45,7 +53,7 @@ def markdown(rows: list[dict]) -> str:
         out += [f"### {r['family']}, forget {r['forget']}, model.seed {r['model_seed']}, seed {r['seed']}", "",
                 f"Method: {r.get('method', '–')}. Rule: `{json.dumps(r['rule'])}`. "
                 f"Kept: step {r['chosen']['step']}; test forget ratio "
-                f"{r['test']['forget']:.2f}, retain ratio {r['test']['retain']:.3f}.", "",
+                f"{r['test']['forget']:.2f}, retain ratio {r['test']['retain']:.3f}.{last_step(r)}", "",
                 "| step | validation forget ratio | validation retain ratio | margin | kept |",
                 "|---|---|---|---|---|"]  # fmt: skip
         for c in r["checks"]:

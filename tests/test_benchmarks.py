@@ -177,6 +177,9 @@ def test_checks_lists_every_check_of_trainer_select_and_the_one_kept(tmp_path):
     text = checks.markdown(rows)
     assert "| 5 | 1.20 | 1.080 | 0.400 |  |" in text and "| 10 | 3.30 | 1.050 | 1.050 | yes |" in text
     assert "Kept: step 10; test forget ratio 3.50, retain ratio 1.050." in text and "Method: –." in text
+    assert "Last step" not in text  # the record has no final terms
+    rows[0]["final"] = {"forget": 0.1234, "retain": 0.05}
+    assert "Last step's loss terms (one batch): forget 0.123, retain 0.050." in checks.markdown(rows)
 
 
 def test_the_method_column_names_a_noise_seed_set_apart_from_the_job_seed():
