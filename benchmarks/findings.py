@@ -11,6 +11,7 @@ files is written anew (`make bench` does).
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -140,7 +141,7 @@ def markdown(found: dict[str, list[dict]], ceiling_files: dict[str, list[dict]])
                          f"{listed['every run']}; some runs on: {listed['some runs']}; no run on: "
                          f"{listed['no run']}.")  # fmt: skip
         lines.append("")
-    images = [row for runs in found.values() for row in noise_image_rows(runs) if _is_noise_series(runs)]
+    images = [row for runs in found.values() if _is_noise_series(runs) for row in noise_image_rows(runs)]
     if images:
         data["noise_image"] = images
         lines += ["## vqgan by its one noise image", "",
@@ -172,6 +173,7 @@ def _is_noise_series(runs: list[dict]) -> bool:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     text, data = markdown(series(RESULTS), ceilings(RESULTS))
     print(write("findings", "The figures behind the README's findings", "python benchmarks/findings.py", text, data))
     return 0
