@@ -23,6 +23,15 @@ from provenance import RESULTS, write
 NOISE_SEED = re.compile(r"noise seed (\d+)")
 
 
+def noise_seed_of(run: dict) -> int | None:
+    """loss.noise_seed of a run where it set the noise image apart from the job's seed: the row's field, or, in files
+    written before matrix.py recorded it, the "noise seed N" its method names."""
+    if "noise_seed" in run:
+        return run["noise_seed"]
+    named = NOISE_SEED.search(run.get("method") or "")
+    return int(named.group(1)) if named else None
+
+
 def series(results: Path) -> dict[str, list[dict]]:
     """{file name: its runs} of every results file matrix.py wrote (runs judged by both targets)."""
     found = {}
@@ -97,10 +106,11 @@ def noise_image_rows(runs: list[dict]) -> list[dict]:
     for r in runs:
         if r["family"] != "vqgan":
             continue
-        named = NOISE_SEED.search(r.get("method") or "")
-        image = int(named.group(1)) if named else r["seed"]
+        noise_seed = noise_seed_of(r)
+        image = r["seed"] if noise_seed is None else noise_seed
         rows.append({"split": r["split"], "noise_image": image, "seed": r["seed"], "forget": r["forget"],
-                     "retain": r["retain"], "passes": bool(r["passes"]), "set_apart": named is not None})  # fmt: skip
+                     "retain": r["retain"], "passes": bool(r["passes"]),
+                     "set_apart": noise_seed is not None})  # fmt: skip
     return sorted(rows, key=lambda r: (r["split"], r["noise_image"], r["seed"], r["set_apart"]))
 
 
@@ -169,7 +179,7 @@ def markdown(found: dict[str, list[dict]], ceiling_files: dict[str, list[dict]])
 
 
 def _is_noise_series(runs: list[dict]) -> bool:
-    return any(NOISE_SEED.search(r.get("method") or "") for r in runs)
+    return any(noise_seed_of(r) is not None for r in runs)
 
 
 def main() -> int:

@@ -74,7 +74,8 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
                 row = {"family": family, "split": split, "seed": record["config"]["seed"], "record": str(path),
                        "model_seed": record["config"].get("model", {}).get("seed", 0),
                        "status": record["status"], "commit": record.get("versions", {}).get("commit"),
-                       "method": method_of(record["config"])}  # fmt: skip
+                       "method": method_of(record["config"]),
+                       "noise_seed": record["config"].get("loss", {}).get("noise_seed")}  # fmt: skip
                 if record["status"] == "complete":
                     for s in ("forget", "retain"):
                         ratio = record["ratios"][s]

@@ -36,6 +36,8 @@ def test_vqgan_runs_are_grouped_by_the_noise_image_they_drew():
     runs = [run("a+b", 1, 1.5, 1.0), run("a+b", 1, 4.0, 1.05, method="alpha 0.5, noise seed 0")]
     images = findings.noise_image_rows(runs)
     assert [(r["noise_image"], r["seed"], r["set_apart"]) for r in images] == [(0, 1, True), (1, 1, False)]
+    recorded = [run("a+b", 1, 1.5, 1.0, noise_seed=None), run("a+b", 1, 4.0, 1.05, method="alpha 0.5", noise_seed=0)]
+    assert findings.noise_image_rows(recorded) == images  # the field, where matrix.py wrote it, says the same
     text, _ = findings.markdown({"dev_x": runs}, {})
     assert "| a+b | 0 | 1 | 4.00 | 1.050 | yes | yes |" in text and "| a+b | 1 | 1 | 1.50 | 1.000 | no | no |" in text
 
