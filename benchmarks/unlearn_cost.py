@@ -1,7 +1,7 @@
 """What unlearning costs against retraining, with frozen work recomputed every step and done once.
 
     python benchmarks/unlearn_cost.py [--families vqgan,mae,diffusion] [--outputs DIR] [--report-only]
-                                      [OVERRIDE ...]
+                                      [--name unlearn_cost] [OVERRIDE ...]
 
 Per family, at demo scale (`experiment=demo`, seed 0, the demo's split): the demo's unlearning with
 trainer.reuse_frozen=false (every frozen pass recomputed, as the reference code does) and true (iguln's default),
@@ -9,13 +9,15 @@ and the Retrain reference (loss=retrain: the generator trained from scratch on t
 every pretraining stage from its manifest). Reports unlearning wall time (the training loop), steps/s, images/s,
 its share of retraining, and the forget/retain FID ratios with their paired bootstrap intervals: the quality with
 reuse must lie within the intervals of the run without. Target: unlearning <= 10 % of retraining. Writes
-benchmarks/results/unlearn_cost.md and .json; exit status 1 when a target is missed.
+benchmarks/results/<name>.md and .json (unlearn_cost; another name keeps a run of some families apart from the
+file of all of them); exit status 1 when a target is missed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -117,15 +119,21 @@ def main() -> int:
     parser.add_argument("--families", default="vqgan,mae,diffusion")
     parser.add_argument("--outputs", type=Path, default=REPO / "outputs" / "bench-cost")
     parser.add_argument("--report-only", action="store_true", help="rebuild the files from the records there")
+    parser.add_argument("--name", default="unlearn_cost", help="results file name, e.g. unlearn_cost_diffusion")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
+    if not re.fullmatch(r"\w+", args.name):
+        parser.error(f"--name={args.name!r}: allowed: letters, digits and _ (a file name in benchmarks/results)")
     families = args.families.split(",")
     if not args.report_only:
         for family in families:
             run_jobs(args.outputs, family, args.overrides)
     rows = {family: family_rows(args.outputs, family) for family in families}
     text, met = markdown(rows)
-    path = write("unlearn_cost", "Unlearning against retraining", "python benchmarks/unlearn_cost.py", text,
+    how = "python benchmarks/unlearn_cost.py" + (
+        "" if args.name == "unlearn_cost" else f" --families {args.families} --name {args.name}"
+    )
+    path = write(args.name, "Unlearning against retraining", how, text,
                  {"target_share": TARGET_SHARE, "overrides": args.overrides, "families": rows})  # fmt: skip
     print(path.read_text())
     return 0 if met else 1

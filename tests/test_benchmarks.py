@@ -162,6 +162,14 @@ def test_unlearn_cost_starts_a_sweep_and_a_retrain(tmp_path, monkeypatch):
     assert "-m" not in retrain and "loss=retrain" in retrain and "trainer.steps=2" in retrain
 
 
+def test_unlearn_cost_refuses_a_name_that_is_no_file_name_before_any_job(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(unlearn_cost.subprocess, "run", lambda *a, **k: pytest.fail("a job started"))
+    monkeypatch.setattr(sys, "argv", ["unlearn_cost.py", "--name", "../x", "--outputs", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_:
+        unlearn_cost.main()
+    assert exit_.value.code == 2 and "--name='../x'" in capsys.readouterr().err
+
+
 def test_checks_lists_every_check_of_trainer_select_and_the_one_kept(tmp_path):
     record(tmp_path / "a", 0, (3.5, 3.1, 3.9), (1.05, 1.0, 1.09))
     record(tmp_path / "b", 1, (3.5, 3.1, 3.9), (1.05, 1.0, 1.09))  # no selection: left out
