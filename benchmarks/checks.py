@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from matrix import method_of
-from provenance import write
+from provenance import result_name, write
 
 
 def runs(outputs: Path) -> list[dict]:
@@ -66,7 +66,7 @@ def markdown(rows: list[dict]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--outputs", type=Path, required=True)
-    parser.add_argument("--name", default="checks")
+    parser.add_argument("--name", default="checks", type=result_name, help="benchmarks/results/<name>.md and .json")
     parser.add_argument("--title", default="The checks of trainer.select")
     args = parser.parse_args()
     rows = runs(args.outputs)

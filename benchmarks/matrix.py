@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from provenance import REPO, write
+from provenance import REPO, result_name, write
 
 CLASSES = ["tshirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot"]
 SPLITS = {  # forget classes; the other eight are retained. Fixed before any run of these settings
@@ -267,7 +267,7 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--model-seeds", default="0", help="the originals: one pretrained per model.seed")
     parser.add_argument("--splits", default=",".join(SPLITS), help=f"of {', '.join(SPLITS)}")
-    parser.add_argument("--name", default="matrix", help="benchmarks/results/<name>.md and .json")
+    parser.add_argument("--name", default="matrix", type=result_name, help="benchmarks/results/<name>.md and .json")
     parser.add_argument("--outputs", type=Path, default=REPO / "outputs" / "bench-matrix")
     parser.add_argument("--report-only", action="store_true", help="rebuild the files from the records there")
     parser.add_argument("overrides", nargs="*")

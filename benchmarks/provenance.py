@@ -3,9 +3,11 @@ so that a figure in the README can be traced to the records and the code that ma
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -14,6 +16,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
+
+
+def result_name(name: str) -> str:
+    """--name of the scripts that write a results file (argparse's type): a plain file name, refused before any job
+    starts otherwise."""
+    if not re.fullmatch(r"\w+", name):
+        raise argparse.ArgumentTypeError(
+            f"{name!r}: allowed: letters, digits and _ (a file name in benchmarks/results)"
+        )
+    return name
 
 
 def commit() -> str:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
 
-from provenance import REPO, write
+from provenance import REPO, result_name, write
 
 TARGET_SHARE = 0.10
 
@@ -119,20 +118,19 @@ def main() -> int:
     parser.add_argument("--families", default="vqgan,mae,diffusion")
     parser.add_argument("--outputs", type=Path, default=REPO / "outputs" / "bench-cost")
     parser.add_argument("--report-only", action="store_true", help="rebuild the files from the records there")
-    parser.add_argument("--name", default="unlearn_cost", help="results file name, e.g. unlearn_cost_diffusion")
+    parser.add_argument("--name", default="unlearn_cost", type=result_name,
+                        help="results file name, e.g. unlearn_cost_diffusion")  # fmt: skip
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
-    if not re.fullmatch(r"\w+", args.name):
-        parser.error(f"--name={args.name!r}: allowed: letters, digits and _ (a file name in benchmarks/results)")
     families = args.families.split(",")
     if not args.report_only:
         for family in families:
             run_jobs(args.outputs, family, args.overrides)
     rows = {family: family_rows(args.outputs, family) for family in families}
     text, met = markdown(rows)
-    how = "python benchmarks/unlearn_cost.py" + (
-        "" if args.name == "unlearn_cost" else f" --families {args.families} --name {args.name}"
-    )
+    how = "python benchmarks/unlearn_cost.py"
+    how += "" if args.families == parser.get_default("families") else f" --families {args.families}"
+    how += "" if args.name == parser.get_default("name") else f" --name {args.name}"
     path = write(args.name, "Unlearning against retraining", how, text,
                  {"target_share": TARGET_SHARE, "overrides": args.overrides, "families": rows})  # fmt: skip
     print(path.read_text())
