@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from provenance import REPO, result_name, write
+from provenance import REPO, invocation, result_name, write
 
 CLASSES = ["tshirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot"]
 SPLITS = {  # forget classes; the other eight are retained. Fixed before any run of these settings
@@ -283,7 +283,8 @@ def main() -> int:
                 sweep(args.outputs, family, split, seeds, model_seeds, args.overrides)
     rows = runs(args.outputs, families)
     text = markdown(rows, families, args.overrides)
-    path = write(args.name, "The demo across seeds and splits", "python benchmarks/matrix.py", text,
+    how = invocation("matrix.py", parser, args, "families", "seeds", "model_seeds", "splits", "name")
+    path = write(args.name, "The demo across seeds and splits", how, text,
                  {"targets": TARGETS, "splits": SPLITS, "overrides": args.overrides, "runs": rows})  # fmt: skip
     print(path.read_text())
     return 0

@@ -28,6 +28,17 @@ def result_name(name: str) -> str:
     return name
 
 
+def invocation(script: str, parser: argparse.ArgumentParser, args: argparse.Namespace, *options: str) -> str:
+    """The command line a generated file names: `python benchmarks/<script>` and each of `options` (dest names)
+    whose value differs from the parser's default, e.g. "python benchmarks/matrix.py --families mae --name m"."""
+    parts = [f"python benchmarks/{script}"]
+    for dest in options:
+        value = getattr(args, dest)
+        if value != parser.get_default(dest):
+            parts.append(f"--{dest.replace('_', '-')} {value}")
+    return " ".join(parts)
+
+
 def commit() -> str:
     """The checkout's commit, with "+changes" when the work tree differs from it."""
     head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True)

@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from provenance import REPO, result_name, write
+from provenance import REPO, invocation, result_name, write
 
 TARGET_SHARE = 0.10
 
@@ -128,9 +128,7 @@ def main() -> int:
             run_jobs(args.outputs, family, args.overrides)
     rows = {family: family_rows(args.outputs, family) for family in families}
     text, met = markdown(rows)
-    how = "python benchmarks/unlearn_cost.py"
-    how += "" if args.families == parser.get_default("families") else f" --families {args.families}"
-    how += "" if args.name == parser.get_default("name") else f" --name {args.name}"
+    how = invocation("unlearn_cost.py", parser, args, "families", "name")
     path = write(args.name, "Unlearning against retraining", how, text,
                  {"target_share": TARGET_SHARE, "overrides": args.overrides, "families": rows})  # fmt: skip
     print(path.read_text())
