@@ -88,13 +88,14 @@ def markdown(rows: dict[str, dict]) -> tuple[str, bool]:
         "forget FID ratio | retain FID ratio |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    met = True
+    met, verdicts = True, []
     for family, row in rows.items():
         retrain_s = row["retrain_s"]
         for reuse in (False, True):
             run = row["runs"].get(reuse)
             if run is None or "error" in run:
-                lines.append(f"| {family} | {reuse} | FAILED or missing: {(run or {}).get('error')} ||||||| ")
+                why = f"failed: {run['error']}" if run else "missing: no record of this run"
+                lines.append(f"| {family} | {str(reuse).lower()} | {why} |  |  |  |  |  |  |")
                 met = False
                 continue
             share = f"{run['wall_s'] / retrain_s:.1%}" if retrain_s else "missing (no Retrain record)"
@@ -107,9 +108,12 @@ def markdown(rows: dict[str, dict]) -> tuple[str, bool]:
             held = within(after, before)
             share_ok = bool(retrain_s) and after["wall_s"] / retrain_s <= TARGET_SHARE
             met = met and held and share_ok
-            lines.append(f"\n{family}: reuse {speedup:.2f}x faster; quality within the intervals: "
-                         f"{'yes' if held else 'NO'}; unlearning <= {TARGET_SHARE:.0%} of retraining: "
-                         f"{'met' if share_ok else 'MISSED'}. Reused: {after['reused']}.\n")  # fmt: skip
+            verdicts.append(f"{family}: reuse {speedup:.2f}x faster; quality within the intervals: "
+                            f"{'yes' if held else 'NO'}; unlearning <= {TARGET_SHARE:.0%} of retraining: "
+                            f"{'met' if share_ok else 'MISSED'}. Reused: {after['reused']}.")  # fmt: skip
+        else:
+            verdicts.append(f"{family}: no verdict (a run is missing or failed).")
+    lines.extend(["", *(f"{verdict}\n" for verdict in verdicts)])
     return "\n".join(lines), met
 
 

@@ -153,6 +153,17 @@ def test_unlearn_cost_judges_the_share_of_retraining_and_the_quality(tmp_path, a
     assert f"| vqgan | true | {after_s:.1f} |" in text and f"{after_s / 100:.1%}" in text
 
 
+def test_unlearn_cost_keeps_every_family_in_one_table_and_names_a_missing_run(tmp_path):
+    cost_record(tmp_path / "vqgan" / "unlearn" / "0", False, 20.0, (3.5, 3.0, 4.0), (1.05, 1.0, 1.1))
+    cost_record(tmp_path / "vqgan" / "unlearn" / "1", True, 9.0, (3.4, 3.0, 4.0), (1.04, 1.0, 1.1))
+    rows = {family: unlearn_cost.family_rows(tmp_path, family) for family in ("vqgan", "mae")}
+    text, verdict = unlearn_cost.markdown(rows)
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert verdict is False and len(table) == 2 + 4
+    assert "\n".join(table) in text  # no line breaks the table between families
+    assert "| mae | false | missing: no record of this run |" in text and "mae: no verdict" in text
+
+
 def test_unlearn_cost_starts_a_sweep_and_a_retrain(tmp_path, monkeypatch):
     commands = []
     monkeypatch.setattr(unlearn_cost.subprocess, "run", lambda command, **kwargs: commands.append(command))
