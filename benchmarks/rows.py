@@ -7,7 +7,9 @@ The split keeps four retain classes so that four classes are left for the proxy 
 retain t-shirt/top, pullover, sandal, sneaker; proxy dress, coat, shirt, ankle boot. Prints one line per row
 (forget / retain FID, IS, CLIP, unlearning wall time), the cost of the paper's loss as a fraction of retraining
 from scratch (target: under 5 %), and which rows meet the combined criterion (retain FID within 10 % of the
-original's), ranked by forget FID rise. Exit status 1 when the paper's loss is not the best row on that criterion.
+original's: neither worse nor moved far from it), ranked by forget FID rise, and beside it the best row by the demo's
+one-sided target (retain FID ratio <= 1.10). Exit status 1 when the paper's loss is not the best row on the combined
+criterion. --report-only rebuilds the file from the records in DIR/runs.
 """
 
 from __future__ import annotations
@@ -32,8 +34,15 @@ LABELS = {
 }
 
 
-def iguln(outputs: Path, run: str, *overrides: str) -> dict:
+RUNS = {"Ours": "ours", "Ours (proxy retain)": "proxy", **{LABELS[loss]: loss for loss in BASELINES},
+        "Retrain": "retrain"}  # fmt: skip
+RETAIN_TOLERANCE = 0.10
+
+
+def iguln(outputs: Path, run: str, *overrides: str, report_only: bool = False) -> dict:
     run_dir = outputs / "runs" / run
+    if report_only:
+        return json.loads((run_dir / "results.json").read_text())
     command = [sys.executable, "-m", "iguln", "train", "experiment=demo", f"paths.outputs={outputs}"]
     subprocess.run([*command, f"hydra.run.dir={run_dir}", *SPLIT, *overrides], check=True, stderr=subprocess.DEVNULL)
     return json.loads((run_dir / "results.json").read_text())
@@ -48,16 +57,32 @@ def ratio(record: dict, subset: str) -> str:
     return "{:.2f} [{:.2f}, {:.2f}]".format(r["value"], *r["ci95"])
 
 
+def best_rows(ratios: dict[str, dict]) -> dict[str, tuple[str, bool]]:
+    """The row with the largest forget FID ratio among those whose retain FID ratio r meets each reading.
+
+    ratios: {row name: {"forget": {"value": ...}, "retain": {"value": ...}}} without Retrain. Returns
+    {"combined": (name, met), "one_sided": (name, met)}: combined asks |r - 1| <= 0.10, one_sided r <= 1.10;
+    met is False when no row meets that reading (the name is then the largest forget rise of all).
+    """
+    readings = {"combined": lambda r: abs(r - 1) <= RETAIN_TOLERANCE, "one_sided": lambda r: r <= 1 + RETAIN_TOLERANCE}
+    best = {}
+    for reading, holds in readings.items():
+        ranked = sorted(((holds(v["retain"]["value"]), v["forget"]["value"], name) for name, v in ratios.items()),
+                        reverse=True)  # fmt: skip
+        best[reading] = (ranked[0][2], ranked[0][0])
+    return best
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--outputs", type=Path, required=True, help="outputs dir (its store is reused)")
+    parser.add_argument("--report-only", action="store_true", help="rebuild the file from the records in DIR/runs")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides added to every run, e.g. model=mae")
     args = parser.parse_args()
-    rows = {"Ours": iguln(args.outputs, "ours", *args.overrides)}
-    rows["Ours (proxy retain)"] = iguln(args.outputs, "proxy", "split.retain_source=proxy", *args.overrides)
-    for loss in BASELINES:
-        rows[LABELS[loss]] = iguln(args.outputs, loss, f"loss={loss}", *args.overrides)
-    rows["Retrain"] = iguln(args.outputs, "retrain", "loss=retrain", *args.overrides)
+    settings = {"Ours": (), "Ours (proxy retain)": ("split.retain_source=proxy",), "Retrain": ("loss=retrain",),
+                **{LABELS[loss]: (f"loss={loss}",) for loss in BASELINES}}  # fmt: skip
+    rows = {name: iguln(args.outputs, run, *settings[name], *args.overrides, report_only=args.report_only)
+            for name, run in RUNS.items()}  # fmt: skip
     original = rows["Ours"]
     table = {"Original": (original, "original"), **{name: (rec, "unlearned") for name, rec in rows.items()}}
     lines = [f"Every row on one stored original (`experiment=demo {' '.join(args.overrides)}`; forget trouser + bag, "
@@ -77,16 +102,13 @@ def main() -> int:
     ours_s = rows["Ours"]["unlearning"]["wall_s"]
     lines += ["", f"Cost: Ours {ours_s:.0f} s of unlearning against {retrain_s:.0f} s of training Retrain: "
               f"{ours_s / retrain_s:.1%}."]  # fmt: skip
-    ranked = []
-    for name, rec in rows.items():
-        if name == "Retrain":
-            continue
-        rise, change = rec["ratios"]["forget"]["value"], rec["ratios"]["retain"]["value"] - 1
-        ranked.append((abs(change) <= 0.10, rise, name, change))
-    ranked.sort(reverse=True)
-    best = ranked[0]
-    lines.append(f"Best on the combined criterion (the largest forget FID rise with retain FID within 10 %): "
-                 f"{best[2]}{'' if best[0] else ' (no row meets the retain criterion)'}.")  # fmt: skip
+    best = best_rows({name: rec["ratios"] for name, rec in rows.items() if name != "Retrain"})
+    combined, one_sided = best["combined"], best["one_sided"]
+    missed = "" if combined[1] else " (no row meets the retain criterion)"
+    lines.append(f"Best on the combined criterion (the largest forget FID rise with the retain FID ratio within "
+                 f"[0.90, 1.10]): {combined[0]}{missed}.")  # fmt: skip
+    lines.append(f"Best by the demo's one-sided target (the largest forget FID rise with the retain FID ratio "
+                 f"<= 1.10): {one_sided[0]}{'' if one_sided[1] else ' (no row meets it)'}.")  # fmt: skip
     family = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("model=")), "vqgan")
     how = "python benchmarks/rows.py --outputs DIR " + " ".join(args.overrides)
     data = {
@@ -96,7 +118,7 @@ def main() -> int:
     }
     print(write(f"rows_{family}", f"Every row of the paper's tables ({family}, demo scale)", how.strip(),
                 "\n".join(lines), data).read_text())  # fmt: skip
-    return 0 if best[2] == "Ours" and best[0] else 1
+    return 0 if combined == ("Ours", True) else 1
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import checks  # noqa: E402
 import fills  # noqa: E402
 import matrix  # noqa: E402
 import provenance  # noqa: E402
+import rows as paper_rows  # noqa: E402
 import unlearn_cost  # noqa: E402
 
 
@@ -151,6 +152,15 @@ def test_unlearn_cost_judges_the_share_of_retraining_and_the_quality(tmp_path, a
     text, verdict = unlearn_cost.markdown(rows)
     assert verdict is met
     assert f"| vqgan | true | {after_s:.1f} |" in text and f"{after_s / 100:.1%}" in text
+
+
+def test_rows_names_the_best_row_on_each_reading_of_the_retain_criterion():
+    def r(forget, retain):
+        return {"forget": {"value": forget}, "retain": {"value": retain}}
+
+    best = paper_rows.best_rows({"Ours": r(3.1, 1.09), "NOISY LABEL": r(14.7, 0.85), "MAX LOSS": r(12.0, 33.9)})
+    assert best == {"combined": ("Ours", True), "one_sided": ("NOISY LABEL", True)}
+    assert paper_rows.best_rows({"Ours": r(3.1, 1.2)})["combined"] == ("Ours", False)
 
 
 def test_unlearn_cost_keeps_every_family_in_one_table_and_names_a_missing_run(tmp_path):
