@@ -84,10 +84,12 @@ def main() -> int:
     rows = {name: iguln(args.outputs, run, *settings[name], *args.overrides, report_only=args.report_only)
             for name, run in RUNS.items()}  # fmt: skip
     original = rows["Ours"]
+    commits = sorted({str(rec.get("versions", {}).get("commit"))[:12] for rec in rows.values()})
     table = {"Original": (original, "original"), **{name: (rec, "unlearned") for name, rec in rows.items()}}
     lines = [f"Every row on one stored original (`experiment=demo {' '.join(args.overrides)}`; forget trouser + bag, "
              "retain t-shirt/top, pullover, sandal, sneaker; proxy: the other four). Ratios: unlearned / original "
-             "FID with the paired bootstrap 95 % interval.", "",
+             "FID with the paired bootstrap 95 % interval. The runs' records name commit "
+             f"{', '.join(commits)}.", "",
              "| row | forget FID | retain FID | forget FID ratio | retain FID ratio | forget IS | retain IS | "
              "forget sim. | retain sim. | unlearning s |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name, (rec, model) in table.items():
