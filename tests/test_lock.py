@@ -37,7 +37,9 @@ def test_records_name_the_cpu_threads():
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        assert package_versions()["cpu_threads"] == 1
+        versions = package_versions()
+        assert versions["cpu_threads"] == 1
+        assert versions["cpu_capability"] == torch.backends.cpu.get_cpu_capability() != ""
     finally:
         torch.set_num_threads(before)
 

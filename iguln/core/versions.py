@@ -75,11 +75,16 @@ def source_commit(root: Path = LOCK.parent) -> str | None:
 
 
 def package_versions() -> dict:
-    """The packages, the commit, the lock, and the CPU threads torch computes with: a CPU run repeats its numbers
-    exactly only with as many threads (reductions are split by thread), so a record says how many it had."""
+    """The packages, the commit, the lock, and the CPU threads and vector instructions torch computes with: a CPU
+    run repeats its numbers exactly only with as many threads (reductions are split by thread) and, as far as
+    kernels pick their code by it, on the same instruction set (AVX2, AVX512), so a record says both."""
     import torch
 
-    versions: dict = {"python": platform.python_version(), "cpu_threads": torch.get_num_threads()}
+    versions: dict = {
+        "python": platform.python_version(),
+        "cpu_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
     for name in PACKAGES:
         versions[name] = installed(name) or "not installed"
     versions["commit"] = source_commit()
