@@ -135,15 +135,20 @@ def other_measures(record: dict) -> dict:
 
 
 def original_of(record: dict) -> str:
-    """The original a run unlearned: its sha256's first 8 digits, and the CPU threads it was pretrained with when its
-    manifest is still in the store (the thread count changes the weights; README: Seeds)."""
+    """The original a run unlearned: its sha256's first 8 digits and, when its manifest is still in the store, the
+    CPU threads it was pretrained with (the thread count changes the weights; README: Seeds) and the steps of each
+    pretraining stage, e.g. "25ec45de (2 threads; tokenizer 600, transformer 800 steps)"."""
     original = record.get("models", {}).get("original", {})
     sha, path = original.get("sha256") or "?", original.get("path")
     manifest = Path(path) / "manifest.json" if path else None
     if manifest is None or not manifest.is_file():
         return sha[:8]
-    threads = json.loads(manifest.read_text()).get("versions", {}).get("cpu_threads")
-    return sha[:8] if threads is None else f"{sha[:8]} ({threads} thread{'s' if threads != 1 else ''})"
+    made = json.loads(manifest.read_text())
+    threads = made.get("versions", {}).get("cpu_threads")
+    stages = [f"{name} {stage['steps']}" for name, stage in (made.get("training") or {}).items() if "steps" in stage]
+    about = [f"{threads} thread{'s' if threads != 1 else ''}"] if threads is not None else []
+    about += [f"{', '.join(stages)} steps"] if stages else []
+    return f"{sha[:8]} ({'; '.join(about)})" if about else sha[:8]
 
 
 def selection(record: dict) -> dict:

@@ -63,7 +63,8 @@ def test_the_matrix_judges_each_run_by_both_targets_and_their_intervals(tmp_path
     first["references"] = {"noise_fill": {"forget": {"detect": {"value": 0.2}, "fid": {"value": 2.0}}},
                            "ground_truth": {"forget": {"detect": {"value": 0.95}}}}  # fmt: skip
     (tmp_path / "orig").mkdir()
-    (tmp_path / "orig" / "manifest.json").write_text(json.dumps({"versions": {"cpu_threads": 2}}))
+    (tmp_path / "orig" / "manifest.json").write_text(json.dumps({"versions": {"cpu_threads": 2},
+        "training": {"tokenizer": {"steps": 600}, "transformer": {"steps": 2400}}}))  # fmt: skip
     first["models"] = {"original": {"sha256": "ab" * 32, "path": str(tmp_path / "orig")}}
     first["unlearning"]["steps"] = 400
     first["unlearning"]["selection"] = {"chosen": {"step": 50, "forget": 3.3, "retain": 1.04}}
@@ -88,7 +89,8 @@ def test_the_matrix_judges_each_run_by_both_targets_and_their_intervals(tmp_path
     # the detector and the noise-filled hole, where the record has them (the first run only)
     row = f"| vqgan | {split} | 0 | 0 | 95 % / – | 90 % / – | 30 % / 10 % | 20 % / – | 1.00 | 2.00 | 0.50 |"
     assert row in text and text.count("| 95 % / – |") == 1
-    assert "| 10 | 20 | abababab (2 threads) |" in text and text.count("| 10 | 20 | ? |") == 3
+    assert "| 10 | 20 | abababab (2 threads; tokenizer 600, transformer 2400 steps) |" in text
+    assert text.count("| 10 | 20 | ? |") == 3
     assert f"| vqgan | {split} | 0 | 0 | 50 / 400 | 3.30 | 1.040 | 3.50 | 1.050 |" in text  # trainer.select's check
 
 
