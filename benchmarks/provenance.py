@@ -30,13 +30,14 @@ def result_name(name: str) -> str:
 
 def invocation(script: str, parser: argparse.ArgumentParser, args: argparse.Namespace, *options: str) -> str:
     """The command line a generated file names: `python benchmarks/<script>` and each of `options` (dest names)
-    whose value differs from the parser's default, e.g. "python benchmarks/matrix.py --families mae --name m"."""
+    whose value differs from the parser's default, then the Hydra overrides the jobs ran with (`args.overrides`,
+    where the script takes them), e.g. "python benchmarks/matrix.py --families mae --name m loss.alpha=0.1"."""
     parts = [f"python benchmarks/{script}"]
     for dest in options:
         value = getattr(args, dest)
         if value != parser.get_default(dest):
             parts.append(f"--{dest.replace('_', '-')} {value}")
-    return " ".join(parts)
+    return " ".join([*parts, *(getattr(args, "overrides", None) or [])])
 
 
 def commit() -> str:
