@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from provenance import RESULTS, write
+from provenance import RESULTS, invocation, write
 from rows import SPLIT
 
 ROBUST_EVAL = ["split.eval_per_class=50"]
@@ -68,8 +68,8 @@ def main() -> int:
     )
     records = {kind: json.loads((robust / kind / "results.json").read_text()) for kind in ("masks", "relearn")}
     data = {"robustness": {k: r["robustness"] for k, r in records.items()}, "figures": figures}
-    how = "python benchmarks/aspects.py --outputs DIR " + " ".join(args.overrides)
-    print(write(f"aspects_{family}", f"The five aspects of the {family} demo", how.strip(), text, data).read_text())
+    how = invocation("aspects.py --outputs DIR", parser, args)
+    print(write(f"aspects_{family}", f"The five aspects of the {family} demo", how, text, data).read_text())
     return 0
 
 

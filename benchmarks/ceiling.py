@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from fills import forget_test_images, judge_for
 from matrix import ROLE, SPLITS
-from provenance import REPO, write
+from provenance import REPO, invocation, write
 
 NOISES = ("uniform", "gaussian", "constant")
 
@@ -130,11 +130,10 @@ def main() -> int:
         lines.append(f"| {r['split']} | {ROLE.get(r['split'], 'held out')} | {r['images']} | {base:.2f} | "
                      + " | ".join(cells) + " |")  # fmt: skip
     title = f"The forget FID perfect unlearning would reach ({family})"
-    seeds = "" if noise_seeds is None else f"--noise-seeds {args.noise_seeds} "
-    command = f"python benchmarks/ceiling.py --model {args.model.name} {seeds}" + " ".join(args.overrides)
+    command = invocation(f"ceiling.py --model {args.model.name}", parser, args, "noise_seeds")
     data = {"rows": rows, "demo_target": demo_target, "noise_seeds": noise_seeds}
     name = f"ceiling_{family}" if noise_seeds is None else f"ceiling_{family}_noise_seeds"
-    print(write(name, title, command.strip(), "\n".join(lines), data).read_text())
+    print(write(name, title, command, "\n".join(lines), data).read_text())
     return 0
 
 

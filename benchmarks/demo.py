@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from provenance import write
+from provenance import invocation, write
 
 TARGETS = {"first_s": 15 * 60, "later_s": 5 * 60, "forget_ratio": 3.0, "retain_change": 0.10}
 
@@ -99,8 +99,8 @@ def main() -> int:
     later_s, later = run_demo(outputs, "later", args.overrides)
     text, data, met = report(first_s, first, later_s, later, args.overrides)
     family = family_of(args.overrides)
-    how = "python benchmarks/demo.py " + " ".join(args.overrides)
-    print(write(f"demo_{family}", f"The {family} demo", how.strip(), text, data).read_text())
+    how = invocation("demo.py", parser, args)
+    print(write(f"demo_{family}", f"The {family} demo", how, text, data).read_text())
     return 0 if met else 1
 
 

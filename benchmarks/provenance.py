@@ -29,7 +29,8 @@ def result_name(name: str) -> str:
 
 
 def invocation(script: str, parser: argparse.ArgumentParser, args: argparse.Namespace, *options: str) -> str:
-    """The command line a generated file names: `python benchmarks/<script>` and each of `options` (dest names)
+    """The command line a generated file names: `python benchmarks/<script>` (the script's name and any fixed
+    arguments it shows, e.g. "rows.py --outputs DIR"), each of `options` (dest names)
     whose value differs from the parser's default, then the Hydra overrides the jobs ran with (`args.overrides`,
     where the script takes them), e.g. "python benchmarks/matrix.py --families mae --name m loss.alpha=0.1"."""
     parts = [f"python benchmarks/{script}"]

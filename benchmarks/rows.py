@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from provenance import write
+from provenance import invocation, write
 
 SPLIT = ["split.forget=[trouser,bag]", "split.retain=[tshirt_top,pullover,sandal,sneaker]"]
 BASELINES = ("max_loss", "noisy_label", "retain_label", "random_encoder")
@@ -117,13 +117,13 @@ def main() -> int:
         f"<= {1 + RETAIN_TOLERANCE:.2f}): {one_sided[0]}{'' if one_sided[1] else ' (none meets it)'}."
     )
     family = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("model=")), "vqgan")
-    how = "python benchmarks/rows.py --outputs DIR " + " ".join(args.overrides)
+    how = invocation("rows.py --outputs DIR", parser, args)
     data = {
         "rows": {name: rec.get("ratios") for name, rec in rows.items()},
         "unlearn_s": ours_s,
         "retrain_s": retrain_s,
     }
-    print(write(f"rows_{family}", f"Every row of the paper's tables ({family}, demo scale)", how.strip(),
+    print(write(f"rows_{family}", f"Every row of the paper's tables ({family}, demo scale)", how,
                 "\n".join(lines), data).read_text())  # fmt: skip
     return 0 if combined == ("Ours", True) else 1
 

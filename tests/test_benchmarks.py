@@ -1,6 +1,7 @@
 """The benchmark scripts' own logic: the provenance every generated file starts with, the matrix's verdicts from
 records the test writes, the fixed fills and the ceiling's fill."""
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -252,3 +253,14 @@ def test_the_ceiling_scores_the_demo_s_noise_of_each_noise_seed_as_a_job_draws_i
     forget_test = torch.ones(500, 1, 8, 8)
     drawn = ceiling.make_noise_once(forget_test, "uniform", 2)
     assert torch.equal(drawn[0], loss.fixed_noise[0]) and drawn.shape == forget_test.shape
+
+
+def test_a_command_line_names_the_fixed_arguments_the_options_changed_and_the_overrides():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--noise-seeds", default=None)
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args(["--noise-seeds", "0,1", "model=mae"])
+    line = provenance.invocation("ceiling.py --model m", parser, args, "noise_seeds")
+    assert line == "python benchmarks/ceiling.py --model m --noise-seeds 0,1 model=mae"
+    plain = provenance.invocation("rows.py --outputs DIR", parser, parser.parse_args([]), "noise_seeds")
+    assert plain == "python benchmarks/rows.py --outputs DIR"
