@@ -101,7 +101,8 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
 
 def method_of(config: dict) -> str:
     """The unlearning settings a run used, from its config: the loss weight, the lr and the steps (and the seed of
-    the one noise image where loss.noise_seed sets it apart from the job's)."""
+    the one noise image where loss.noise_seed sets it apart from the job's, and loss.features where it is not the
+    encoder's own)."""
     alpha = config.get("loss", {}).get("alpha")
     noise_seed = config.get("loss", {}).get("noise_seed")
     trainer = config.get("trainer", {})
@@ -110,7 +111,9 @@ def method_of(config: dict) -> str:
     lr = trainer.get("lr")
     lr = f"lr {lr:g}" if lr is not None else f"blr {trainer.get('blr')}"
     noise = "" if noise_seed is None else f", noise seed {noise_seed}"
-    return f"alpha {alpha}, {lr}, {trainer.get('steps')} steps{noise}"
+    features = config.get("loss", {}).get("features", "encoder")
+    view = "" if features == "encoder" else f", features {features}"
+    return f"alpha {alpha}, {lr}, {trainer.get('steps')} steps{noise}{view}"
 
 
 def value(entries: dict, *keys: str):

@@ -25,6 +25,10 @@ helpers below give a loss the family's hook, or the interface's default where a 
         of its tokens already filled, one round of model.decode.iterations per image), which encode takes;
         trainer.masks=decoding unlearns with them, so that every round of generation sees the unlearned encoder on
         inputs it was trained on.
+    decoder_view(features, mask) -> features
+        The encoder's features of `encode` as the frozen decoder reads them (vqgan: each hidden token's position
+        takes the class token's output, which is what the decoder puts there; the encoder's own outputs at those
+        positions reach nothing). loss.features=decoder_input compares features in this view.
     share_frozen(passes) -> weights or None
         Keep the outputs of the family's frozen front end (vqgan: the tokenizer's token ids) in `passes` (a
         FrozenPasses, models/frozen_passes.py; None stops), so that a student and its teacher with the same frozen
@@ -49,6 +53,7 @@ CAPABILITIES = (
     "noisy_label_loss",
     "training_masks",
     "decoding_masks",
+    "decoder_view",
     "share_frozen",
 )
 
@@ -69,6 +74,14 @@ def forget_features(teacher, x: torch.Tensor, noise: torch.Tensor, mask: torch.T
     if "forget_target" in capabilities(teacher):
         return teacher.forget_target(x, noise, mask, probe)
     return teacher.encode(noise, mask, probe)
+
+
+def viewed(model, features, mask, view: str):
+    """Features as a loss compares them: the encoder's own (view "encoder"), or as the family's frozen decoder
+    reads them (view "decoder_input": decoder_view; a family without it passes them on unchanged)."""
+    if view == "decoder_input" and "decoder_view" in capabilities(model):
+        return model.decoder_view(features, mask)
+    return features
 
 
 def index_probe(probe: Any, rows: torch.Tensor) -> Any:

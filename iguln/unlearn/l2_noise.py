@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from iguln.models.capabilities import capabilities, draw_probe, forget_features
+from iguln.models.capabilities import capabilities, draw_probe, forget_features, viewed
 from iguln.unlearn.objective import Masks, Objective, Step, feature_mse
 
 
@@ -62,6 +62,10 @@ class L2Noise(Objective):
                     teacher, forget, noise, mask.forget, probe_f, generator, retain_target
                 )
         return {
-            "retain": feature_mse(student.encode(retain, mask.retain, probe_r), retain_target),
-            "forget": feature_mse(student.encode(forget, mask.forget, probe_f), forget_target),
+            "retain": self.distance(student, student.encode(retain, mask.retain, probe_r), retain_target, mask.retain),
+            "forget": self.distance(student, student.encode(forget, mask.forget, probe_f), forget_target, mask.forget),
         }
+
+    def distance(self, model, features, target, mask) -> torch.Tensor:
+        """The squared distance of features to their target, both in the view loss.features names."""
+        return feature_mse(viewed(model, features, mask, self.features), viewed(model, target, mask, self.features))

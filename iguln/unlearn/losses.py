@@ -18,7 +18,7 @@ from iguln.core.registry import Registry
 from iguln.unlearn.baselines import MaxLoss, NoisyLabel, RandomEncoder, RetainLabel
 from iguln.unlearn.l2_noise import L2Noise
 from iguln.unlearn.noise import NOISES
-from iguln.unlearn.objective import FORMS, NOISE_DRAWS, Objective
+from iguln.unlearn.objective import FEATURES, FORMS, NOISE_DRAWS, Objective
 
 RETRAIN = "retrain"  # not a loss: a fresh generator trained on every class but the forget classes (a reference)
 PROXY = " (proxy retain)"  # a row's label with split.retain_source=proxy
@@ -100,7 +100,14 @@ def build_loss(cfg: DictConfig) -> Objective:
     draw = cfg.get("noise_draw", "step")
     if draw not in NOISE_DRAWS:
         raise ConfigError("loss.noise_draw", draw, NOISE_DRAWS, "once: one noise image for the whole run.")
-    return entry.objective(alpha=_alpha(cfg), noise=noise, form=form, noise_draw=draw, noise_seed=_noise_seed(cfg))
+    features = cfg.get("features", "encoder")
+    if features not in FEATURES:
+        raise ConfigError(
+            "loss.features", features, FEATURES, "decoder_input: the features as the frozen decoder reads them."
+        )
+    return entry.objective(
+        alpha=_alpha(cfg), noise=noise, form=form, noise_draw=draw, noise_seed=_noise_seed(cfg), features=features
+    )
 
 
 def _noise_seed(cfg: DictConfig) -> int | None:

@@ -19,6 +19,7 @@ from iguln.models.generator import Generator
 
 FORMS = ("iguln", "reference")
 NOISE_DRAWS = ("step", "once")
+FEATURES = ("encoder", "decoder_input")  # which view of the encoder's features a feature loss compares
 
 
 def feature_mse(a: torch.Tensor | list[torch.Tensor], b: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
@@ -83,6 +84,7 @@ class Objective:
     form: str = "iguln"
     noise_draw: str = "step"  # step: a fresh noise image n each step; once: one n for the whole run (fix_noise)
     noise_seed: int | None = None  # once: the seed of that one draw (None: the job's seed)
+    features: str = "encoder"  # encoder: every output of the encoder; decoder_input: as the frozen decoder reads them
     fixed_noise: torch.Tensor | None = field(default=None, repr=False, compare=False)
     name: ClassVar[str]
     row: ClassVar[str]

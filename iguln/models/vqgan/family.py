@@ -199,6 +199,13 @@ class VQGAN(Generator):
         m = self.tokens_of(mask, x.shape[0], tokens.device)
         return self.transformer.encode(tokens, m.masked, m.dropped)
 
+    def decoder_view(self, features: torch.Tensor, mask: torch.Tensor | TokenMask) -> torch.Tensor:
+        """Encoder features of `encode` as the frozen decoder reads them: each hidden (masked or dropped) position
+        takes the class token's output, the output the decoder puts there, so the class token counts once for
+        itself and once for every hidden position it fills: [B, L+1, hidden]."""
+        m = self.tokens_of(mask, features.shape[0], features.device)
+        return self.transformer.decoder_input(features, m.masked, m.dropped)
+
     def generate(self, x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Fill the masked tokens by iterative decoding, decode, and paste: unmasked pixels are x's own."""
         tokens = self.tokenizer.encode_indices(x)

@@ -112,19 +112,26 @@ class TokenTransformer(nn.Module):
             x = block(x)
         return self.norm(x)
 
+    def decoder_input(
+        self, features: torch.Tensor, masked: torch.Tensor, dropped: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The encoder features [B, L+1, D] (or [B, 1 + kept, D] with `dropped`) as the decoder reads them: every
+        masked or dropped position [B, L] takes the class token's output, so only the class token and the
+        visible tokens reach the decoder: [B, L+1, D]."""
+        if dropped is not None:
+            keep = ~F.pad(dropped, (1, 0), value=False)
+            padded = features[:, :1].expand(-1, keep.shape[1], -1).clone()
+            padded[keep] = features.reshape(-1, features.shape[-1])
+            features = padded
+        hidden = F.pad(masked, (1, 0), value=False).unsqueeze(-1)
+        return torch.where(hidden, features[:, :1].expand_as(features), features)
+
     def decode(
         self, features: torch.Tensor, masked: torch.Tensor, dropped: torch.Tensor | None = None, full: bool = False
     ) -> torch.Tensor:
         """Logits over the codebook [B, L, K] from encoder features (dropped positions are filled with the class
         token's output, as masked ones are); full: every position and the whole vocabulary [B, L+1, V]."""
-        x = self.decoder_embed(features)
-        if dropped is not None:
-            keep = ~F.pad(dropped, (1, 0), value=False)
-            padded = x[:, :1].expand(-1, keep.shape[1], -1).clone()
-            padded[keep] = x.reshape(-1, x.shape[-1])
-            x = padded
-        hidden = F.pad(masked, (1, 0), value=False).unsqueeze(-1)
-        x = torch.where(hidden, x[:, :1].expand_as(x), x) + self.decoder_pos_embed_learned
+        x = self.decoder_embed(self.decoder_input(features, masked, dropped)) + self.decoder_pos_embed_learned
         for block in self.decoder_blocks:
             x = block(x)
         logits = self.mlm_layer(self.decoder_norm(x), self.token_emb.word_embeddings.weight.detach())
