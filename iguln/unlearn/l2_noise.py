@@ -30,7 +30,10 @@ class L2Noise(Objective):
         return self.noise_image(forget, generator, step)
 
     def forget_target(self, teacher, forget, noise, mask, probe, generator=None, retain_target=None):
-        """The teacher's features the student's forget features are pulled towards: E0(n), as the family builds it."""
+        """The teacher's features the student's forget features are pulled towards: E0(n), as the family builds it
+        (loss.target=family) or the noise image's own features for every family (loss.target=noise_image)."""
+        if self.target == "noise_image":
+            return teacher.encode(noise, mask, probe)
         return forget_features(teacher, forget, noise, mask, probe)
 
     def constant_target(self, teacher, noise, mask, probe, step: Step) -> bool:
@@ -42,7 +45,7 @@ class L2Noise(Objective):
             and self.fixed_noise is not None
             and noise is not None
             and type(self).forget_target is L2Noise.forget_target
-            and "forget_target" not in capabilities(teacher)
+            and ("forget_target" not in capabilities(teacher) or self.target == "noise_image")
             and probe is None
             and isinstance(mask, torch.Tensor)
             and mask.shape[0] == 1

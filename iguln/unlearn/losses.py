@@ -18,7 +18,7 @@ from iguln.core.registry import Registry
 from iguln.unlearn.baselines import MaxLoss, NoisyLabel, RandomEncoder, RetainLabel
 from iguln.unlearn.l2_noise import L2Noise
 from iguln.unlearn.noise import NOISES
-from iguln.unlearn.objective import FEATURES, FORMS, NOISE_DRAWS, Objective
+from iguln.unlearn.objective import FEATURES, FORMS, NOISE_DRAWS, TARGETS, Objective
 
 RETRAIN = "retrain"  # not a loss: a fresh generator trained on every class but the forget classes (a reference)
 PROXY = " (proxy retain)"  # a row's label with split.retain_source=proxy
@@ -105,8 +105,19 @@ def build_loss(cfg: DictConfig) -> Objective:
         raise ConfigError(
             "loss.features", features, FEATURES, "decoder_input: the features as the frozen decoder reads them."
         )
+    target = cfg.get("target", "family")
+    if target not in TARGETS:
+        raise ConfigError(
+            "loss.target", target, TARGETS, "noise_image: E0(n), the noise image's features, for every family."
+        )
     return entry.objective(
-        alpha=_alpha(cfg), noise=noise, form=form, noise_draw=draw, noise_seed=_noise_seed(cfg), features=features
+        alpha=_alpha(cfg),
+        noise=noise,
+        form=form,
+        noise_draw=draw,
+        noise_seed=_noise_seed(cfg),
+        features=features,
+        target=target,
     )
 
 

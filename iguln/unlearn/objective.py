@@ -20,6 +20,7 @@ from iguln.models.generator import Generator
 FORMS = ("iguln", "reference")
 NOISE_DRAWS = ("step", "once")
 FEATURES = ("encoder", "decoder_input")  # which view of the encoder's features a feature loss compares
+TARGETS = ("family", "noise_image")  # the paper's loss's forget target: the family's own, or E0(n) for every family
 
 
 def feature_mse(a: torch.Tensor | list[torch.Tensor], b: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
@@ -85,6 +86,7 @@ class Objective:
     noise_draw: str = "step"  # step: a fresh noise image n each step; once: one n for the whole run (fix_noise)
     noise_seed: int | None = None  # once: the seed of that one draw (None: the job's seed)
     features: str = "encoder"  # encoder: every output of the encoder; decoder_input: as the frozen decoder reads them
+    target: str = "family"  # family: the family's forget_target where it has one; noise_image: E0(n) for every family
     fixed_noise: torch.Tensor | None = field(default=None, repr=False, compare=False)
     name: ClassVar[str]
     row: ClassVar[str]
