@@ -102,7 +102,7 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
 def method_of(config: dict) -> str:
     """The unlearning settings a run used, from its config: the loss weight, the lr and the steps (and the seed of
     the one noise image where loss.noise_seed sets it apart from the job's, and loss.features where it is not the
-    encoder's own)."""
+    encoder's own, and loss.forget_norm where the forget term is divided by its start value)."""
     alpha = config.get("loss", {}).get("alpha")
     noise_seed = config.get("loss", {}).get("noise_seed")
     trainer = config.get("trainer", {})
@@ -113,7 +113,9 @@ def method_of(config: dict) -> str:
     noise = "" if noise_seed is None else f", noise seed {noise_seed}"
     features = config.get("loss", {}).get("features", "encoder")
     view = "" if features == "encoder" else f", features {features}"
-    return f"alpha {alpha}, {lr}, {trainer.get('steps')} steps{noise}{view}"
+    norm = config.get("loss", {}).get("forget_norm", "none")
+    norm = "" if norm == "none" else f", forget_norm {norm}"
+    return f"alpha {alpha}, {lr}, {trainer.get('steps')} steps{noise}{view}{norm}"
 
 
 def value(entries: dict, *keys: str):

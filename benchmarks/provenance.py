@@ -59,9 +59,11 @@ def provenance() -> dict:
     return {
         "commit": commit(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores ({torch.get_num_threads()} torch threads), "
+        "machine": f"{platform.machine()} ({torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} CPU cores "
+        f"({torch.get_num_threads()} torch threads), "
         + (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"),
         "cpu_threads": torch.get_num_threads(),  # on a CPU the figures of generation and training hang on it
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # and on the vector instructions of its kernels
         "torch": torch.__version__,
         "lock": lock.get("sha256", lock.get("missing")),
         "lock_matches": lock.get("matches"),

@@ -37,10 +37,10 @@ def run_cli(args, capsys):
         (["model.pretrain.lr=-inf"], "model.pretrain.lr=-inf is not valid. Allowed: a finite number"),
         (
             ["loss.alpah=0.3"],
-            "Allowed: the keys of loss: alpha, features, name, noise, noise_draw, noise_seed, target. "
+            "Allowed: the keys of loss: alpha, features, forget_norm, name, noise, noise_draw, noise_seed, target. "
             "Did you mean loss.alpha?",
         ),
-        (["+loss.alpah=0.3"], "loss.alpah='0.3' is not valid. Allowed: the keys of loss: alpha, features, name, "),
+        (["+loss.alpah=0.3"], "loss.alpah='0.3' is not valid. Allowed: the keys of loss: alpha, features, "),
         (["++trainer.lrr=0.1"], "Did you mean trainer.lr?"),
         (["losss.alpha=0.3"], "Allowed: the top-level keys: data, eval, logger, loss, model"),
         (["+loss.alpha=0.3"], "loss.alpha='0.3' is not valid. Allowed: loss.alpha=... without +"),
@@ -74,8 +74,8 @@ def test_the_console_script_refuses_a_did_you_mean_key_before_hydra_starts(tmp_p
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == (
-        "iguln train: error: loss.alpah='0.3' is not valid. Allowed: the keys of loss: alpha, features, name, noise, "
-        "noise_draw, noise_seed, target. Did you mean loss.alpha?"
+        "iguln train: error: loss.alpah='0.3' is not valid. Allowed: the keys of loss: alpha, features, forget_norm, "
+        "name, noise, noise_draw, noise_seed, target. Did you mean loss.alpha?"
     )
     assert not any(tmp_path.iterdir())  # no run dir either: Hydra never started
 

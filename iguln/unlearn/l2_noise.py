@@ -51,6 +51,23 @@ class L2Noise(Objective):
             and mask.shape[0] == 1
         )
 
+    def calibrate(self, teacher, forget: torch.Tensor, mask: torch.Tensor, generator, batch: int = 64) -> float:
+        """loss.forget_norm=initial: the forget term at the run's start, where the student is the teacher, on forget
+        images [N, C, H, W] under the task's mask [1, 1, H, W]; kept as forget_scale, which the forget term is
+        divided by. Then alpha weighs the share of the start's distance to the target that is left, however far
+        from the forget images' features the drawn noise image's features lie."""
+        total = 0.0
+        with torch.no_grad():
+            for x in forget.split(batch):
+                noise = self.forget_noise(x, generator, Step())
+                probe = draw_probe(teacher, x, generator)
+                target = self.forget_target(teacher, x, noise, mask, probe, generator)
+                total += float(self.distance(teacher, teacher.encode(x, mask, probe), target, mask)) * len(x)
+        if not total > 0:
+            raise ValueError(f"loss.forget_norm=initial: the forget term is {total} at the start; nothing to divide by")
+        self.forget_scale = total / len(forget)
+        return self.forget_scale
+
     def terms(self, student, teacher, forget, retain, mask: Masks, generator=None, step=None) -> dict:
         step = step or Step()
         noise = self.forget_noise(forget, generator, step)

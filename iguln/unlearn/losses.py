@@ -18,7 +18,7 @@ from iguln.core.registry import Registry
 from iguln.unlearn.baselines import MaxLoss, NoisyLabel, RandomEncoder, RetainLabel
 from iguln.unlearn.l2_noise import L2Noise
 from iguln.unlearn.noise import NOISES
-from iguln.unlearn.objective import FEATURES, FORMS, NOISE_DRAWS, TARGETS, Objective
+from iguln.unlearn.objective import FEATURES, FORGET_NORMS, FORMS, NOISE_DRAWS, TARGETS, Objective
 
 RETRAIN = "retrain"  # not a loss: a fresh generator trained on every class but the forget classes (a reference)
 PROXY = " (proxy retain)"  # a row's label with split.retain_source=proxy
@@ -110,6 +110,16 @@ def build_loss(cfg: DictConfig) -> Objective:
         raise ConfigError(
             "loss.target", target, TARGETS, "noise_image: E0(n), the noise image's features, for every family."
         )
+    norm = cfg.get("forget_norm", "none")
+    if norm not in FORGET_NORMS:
+        raise ConfigError(
+            "loss.forget_norm", norm, FORGET_NORMS, "initial: the forget term divided by its value at the run's start."
+        )
+    if norm != "none" and not hasattr(entry.objective, "calibrate"):
+        calibrated = [n for n, e in LOSSES.items() if e.objective is not None and hasattr(e.objective, "calibrate")]
+        raise ConfigError(
+            "loss.forget_norm", norm, "none", f"loss={cfg.name} has no start value to divide by; {calibrated} have."
+        )
     return entry.objective(
         alpha=_alpha(cfg),
         noise=noise,
@@ -118,6 +128,7 @@ def build_loss(cfg: DictConfig) -> Objective:
         noise_seed=_noise_seed(cfg),
         features=features,
         target=target,
+        forget_norm=norm,
     )
 
 

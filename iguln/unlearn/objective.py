@@ -20,6 +20,7 @@ from iguln.models.generator import Generator
 FORMS = ("iguln", "reference")
 NOISE_DRAWS = ("step", "once")
 FEATURES = ("encoder", "decoder_input")  # which view of the encoder's features a feature loss compares
+FORGET_NORMS = ("none", "initial")  # the forget term as it is, or divided by its value at the run's start
 TARGETS = ("family", "noise_image")  # the paper's loss's forget target: the family's own, or E0(n) for every family
 
 
@@ -87,7 +88,9 @@ class Objective:
     noise_seed: int | None = None  # once: the seed of that one draw (None: the job's seed)
     features: str = "encoder"  # encoder: every output of the encoder; decoder_input: as the frozen decoder reads them
     target: str = "family"  # family: the family's forget_target where it has one; noise_image: E0(n) for every family
+    forget_norm: str = "none"  # initial: the forget term divided by its value at the run's start (forget_scale)
     fixed_noise: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    forget_scale: float | None = field(default=None, repr=False, compare=False)
     name: ClassVar[str]
     row: ClassVar[str]
     scope: ClassVar[str]
@@ -135,5 +138,6 @@ class Objective:
         step = step or Step()
         terms = self.terms(student, teacher, forget, retain, as_masks(mask), generator, step)
         w_forget, w_retain = step.weights
-        loss = w_retain * terms["retain"] + self.forget_sign * self.alpha * w_forget * terms["forget"]
+        forget = terms["forget"] if self.forget_scale is None else terms["forget"] / self.forget_scale
+        loss = w_retain * terms["retain"] + self.forget_sign * self.alpha * w_forget * forget
         return loss, {k: float(v.detach()) for k, v in terms.items()}

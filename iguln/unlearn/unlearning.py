@@ -85,9 +85,14 @@ def unlearn(
     draws = make_generator(seed + 7)  # family masks and crops: the same in every process, which takes its rows
     seed_modules(distributed.rank_seed(seed + 6))
     weight = student.reference_weights.get(loss.name, 1.0)
-    if getattr(loss, "noise_draw", "step") == "once":  # from a fixed sample of the forget set: a resume draws alike
+    once = getattr(loss, "noise_draw", "step") == "once"
+    calibrate = getattr(loss, "forget_norm", "none") == "initial"
+    if once or calibrate:  # from a fixed sample of the forget set: a resume draws and calibrates alike
         sample = torch.stack([forget[i][0] for i in range(min(len(forget), 256))]).to(device)
-        loss.fix_noise(sample, loss.once_generator(seed))
+        if once:
+            loss.fix_noise(sample, loss.once_generator(seed))
+        if calibrate:
+            loss.calibrate(teacher, sample, mask.to(device), make_generator(seed + 10))
 
     repeats = protocol.batches == "separate" and recipe.steps > len(streams[1].loader)  # batches in an epoch
     cache = TargetCache.for_run(reuse, protocol, repeats)
@@ -131,6 +136,8 @@ def unlearn(
     }
     distributed.check_in_sync(params)
     student.eval()
+    if calibrate:
+        history["forget_scale"] = loss.forget_scale  # the forget term's start value it was divided by
     history["trainable_parameters"] = sum(p.numel() for p in params)
     history["total_parameters"] = sum(p.numel() for p in student.parameters())
     return history
