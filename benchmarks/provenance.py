@@ -53,17 +53,19 @@ def commit() -> str:
 def provenance() -> dict:
     import torch
 
-    from iguln.core.versions import lock_status
+    from iguln.core.versions import cpu_model, lock_status
 
     lock = lock_status()
     return {
         "commit": commit(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()} ({torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} CPU cores "
+        "machine": f"{platform.machine()} ({cpu_model()}, {torch.backends.cpu.get_cpu_capability()}), "
+        f"{os.cpu_count()} CPU cores "
         f"({torch.get_num_threads()} torch threads), "
         + (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"),
         "cpu_threads": torch.get_num_threads(),  # on a CPU the figures of generation and training hang on it
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # and on the vector instructions of its kernels
+        "cpu_model": cpu_model(),
         "torch": torch.__version__,
         "lock": lock.get("sha256", lock.get("missing")),
         "lock_matches": lock.get("matches"),

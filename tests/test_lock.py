@@ -40,6 +40,7 @@ def test_records_name_the_cpu_threads():
         versions = package_versions()
         assert versions["cpu_threads"] == 1
         assert versions["cpu_capability"] == torch.backends.cpu.get_cpu_capability() != ""
+        assert isinstance(versions["cpu_model"], str) and versions["cpu_model"] != ""
     finally:
         torch.set_num_threads(before)
 

@@ -74,6 +74,33 @@ def source_commit(root: Path = LOCK.parent) -> str | None:
     return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
+def cpuinfo(field: str) -> str | None:
+    """The first value of `field` in /proc/cpuinfo (Linux), or None."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.split(":", 1)[0].strip() == field:
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_model() -> str:
+    """The processor's name as the system gives it (Linux: /proc/cpuinfo's "model name"), else platform's: two CPUs
+    with the same vector instructions can still round differently (their kernels pick code by more than that)."""
+    return cpuinfo("model name") or platform.processor() or "unknown"
+
+
+def cpu_flags() -> str | None:
+    """The first 12 hex digits of the sha256 of the processor's sorted feature flags (Linux), or None: where two
+    machines' processors share a name, whether they offer the same instructions."""
+    flags = cpuinfo("flags")
+    if flags is None:
+        return None
+    return hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:12]
+
+
 def package_versions() -> dict:
     """The packages, the commit, the lock, and the CPU threads and vector instructions torch computes with: a CPU
     run repeats its numbers exactly only with as many threads (reductions are split by thread) and, as far as
@@ -84,6 +111,8 @@ def package_versions() -> dict:
         "python": platform.python_version(),
         "cpu_threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_model": cpu_model(),
+        "cpu_flags": cpu_flags(),
     }
     for name in PACKAGES:
         versions[name] = installed(name) or "not installed"
