@@ -89,3 +89,14 @@ def test_a_run_records_its_start_value_and_repeats_it(family, noise_draw):
     assert first is not None and first > 0
     assert scale("initial") == first  # a fixed sample and a seeded draw: the same start value again
     assert scale("none") is None
+
+
+def test_the_fixed_sample_spans_the_forget_set():
+    from iguln.unlearn.unlearning import forget_sample
+
+    ordered = torch.utils.data.TensorDataset(torch.arange(1000.0).view(1000, 1, 1, 1), torch.zeros(1000))
+    sample = forget_sample(ordered).flatten()
+    assert len(sample) == 256 and sample[0] == 0 and sample[-1] == 999  # the first class and the last
+    assert torch.equal(sample, sample.sort().values) and len(sample.unique()) == 256
+    small = forget_sample(torch.utils.data.TensorDataset(torch.arange(10.0).view(10, 1, 1, 1), torch.zeros(10)))
+    assert torch.equal(small.flatten(), torch.arange(10.0))

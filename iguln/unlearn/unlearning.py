@@ -34,6 +34,14 @@ def freeze_all_but(generator: Generator, scope: str) -> list[torch.nn.Parameter]
     return trainable
 
 
+def forget_sample(forget: Dataset, size: int = 256) -> torch.Tensor:
+    """The fixed sample of the forget set [min(size, N), C, H, W] that the run's one noise image is drawn from and
+    loss.forget_norm=initial is measured on: spread evenly over the set, so that every forget class is in it
+    (the set is ordered by class)."""
+    index = torch.linspace(0, len(forget) - 1, min(len(forget), size)).round().long().unique()
+    return torch.stack([forget[int(i)][0] for i in index])
+
+
 def unlearn(
     student: Generator,
     teacher: Generator,
@@ -88,7 +96,7 @@ def unlearn(
     once = getattr(loss, "noise_draw", "step") == "once"
     calibrate = getattr(loss, "forget_norm", "none") == "initial"
     if once or calibrate:  # from a fixed sample of the forget set: a resume draws and calibrates alike
-        sample = torch.stack([forget[i][0] for i in range(min(len(forget), 256))]).to(device)
+        sample = forget_sample(forget).to(device)
         if once:
             loss.fix_noise(sample, loss.once_generator(seed))
         if calibrate:
