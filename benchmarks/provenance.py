@@ -32,12 +32,20 @@ def invocation(script: str, parser: argparse.ArgumentParser, args: argparse.Name
     """The command line a generated file names: `python benchmarks/<script>` (the script's name and any fixed
     arguments it shows, e.g. "rows.py --outputs DIR"), each of `options` (dest names)
     whose value differs from the parser's default, then the Hydra overrides the jobs ran with (`args.overrides`,
-    where the script takes them), e.g. "python benchmarks/matrix.py --families mae --name m loss.alpha=0.1"."""
+    where the script takes them), e.g. "python benchmarks/matrix.py --families mae --name m loss.alpha=0.1"; a
+    switch shows its flag alone, a folder as DIR."""
     parts = [f"python benchmarks/{script}"]
     for dest in options:
         value = getattr(args, dest)
-        if value != parser.get_default(dest):
-            parts.append(f"--{dest.replace('_', '-')} {value}")
+        if value == parser.get_default(dest):
+            continue
+        flag = f"--{dest.replace('_', '-')}"
+        if isinstance(value, bool):  # a switch: its flag alone
+            parts.append(flag)
+        elif isinstance(value, Path):  # a folder of this machine: named, not spelled out
+            parts.append(f"{flag} DIR")
+        else:
+            parts.append(f"{flag} {value}")
     return " ".join([*parts, *(getattr(args, "overrides", None) or [])])
 
 

@@ -268,3 +268,15 @@ def test_a_command_line_names_the_fixed_arguments_the_options_changed_and_the_ov
     assert line == "python benchmarks/ceiling.py --model m --noise-seeds 0,1 model=mae"
     plain = provenance.invocation("rows.py --outputs DIR", parser, parser.parse_args([]), "noise_seeds")
     assert plain == "python benchmarks/rows.py --outputs DIR"
+
+
+def test_a_command_line_shows_a_switch_as_its_flag_and_a_folder_as_dir():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--outputs", type=Path, default=Path("outputs/bench-matrix"))
+    args = parser.parse_args(["--report-only", "--outputs", "/somewhere/runs"])
+    line = provenance.invocation("matrix.py", parser, args, "report_only", "outputs")
+    assert line == "python benchmarks/matrix.py --report-only --outputs DIR"
+    assert provenance.invocation("matrix.py", parser, parser.parse_args([]), "report_only", "outputs") == (
+        "python benchmarks/matrix.py"
+    )
