@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import torch
-from matrix import CLASSES, ROLE, SPLITS
+from matrix import ROLE, SPLITS, split_overrides
 from provenance import REPO, RESULTS, write
 
 FILLS = ("black", "gray", "white", "uniform")
@@ -61,9 +61,7 @@ def forget_test_images(source, family: str | None, forget: list[str]) -> torch.T
     from iguln.commands.reproduce import compose_job
     from iguln.data.split import make_split
 
-    retain = [c for c in CLASSES if c not in forget]
-    split_cfg = compose_job("demo", family, [f"split.forget=[{','.join(forget)}]",
-                                             f"split.retain=[{','.join(retain)}]", "seed=0"]).split  # fmt: skip
+    split_cfg = compose_job("demo", family, [*split_overrides(forget), "seed=0"]).split
     split = make_split(split_cfg, source.classes, source.targets("train"), source.targets("test"))
     images = source.subset("test", split.evaluate["forget"])
     return torch.stack([images[i][0] for i in range(len(images))])

@@ -48,16 +48,19 @@ ROLE = {
 TARGETS = {"forget": 3.0, "retain": 1.10}
 
 
+def split_overrides(forget: list[str]) -> list[str]:
+    """The Hydra overrides of a matrix split: `forget` [class names] forgotten, the other eight retained."""
+    retain = [c for c in CLASSES if c not in forget]
+    return [f"split.forget=[{','.join(forget)}]", f"split.retain=[{','.join(retain)}]"]
+
+
 def sweep(
     outputs: Path, family: str, split: str, seeds: list[int], model_seeds: list[int], overrides: list[str]
 ) -> Path:
-    forget = SPLITS[split]
-    retain = [c for c in CLASSES if c not in forget]
     out = outputs / family / split
     command = [sys.executable, "-m", "iguln", "train", "-m", "experiment=demo", f"model={family}",
                f"seed={','.join(map(str, seeds))}", f"model.seed={','.join(map(str, model_seeds))}",
-               f"split.forget=[{','.join(forget)}]", f"split.retain=[{','.join(retain)}]",
-               f"paths.outputs={outputs}", f"hydra.sweep.dir={out}",
+               *split_overrides(SPLITS[split]), f"paths.outputs={outputs}", f"hydra.sweep.dir={out}",
                *overrides]  # fmt: skip
     print("+", " ".join(command[2:]), flush=True)
     subprocess.run(command, check=False, cwd=REPO, stderr=subprocess.DEVNULL)

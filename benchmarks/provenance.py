@@ -32,20 +32,12 @@ def invocation(script: str, parser: argparse.ArgumentParser, args: argparse.Name
     """The command line a generated file names: `python benchmarks/<script>` (the script's name and any fixed
     arguments it shows, e.g. "rows.py --outputs DIR"), each of `options` (dest names)
     whose value differs from the parser's default, then the Hydra overrides the jobs ran with (`args.overrides`,
-    where the script takes them), e.g. "python benchmarks/matrix.py --families mae --name m loss.alpha=0.1"; a
-    switch shows its flag alone, a folder as DIR."""
+    where the script takes them), e.g. "python benchmarks/matrix.py --families mae --name m loss.alpha=0.1"."""
     parts = [f"python benchmarks/{script}"]
     for dest in options:
         value = getattr(args, dest)
-        if value == parser.get_default(dest):
-            continue
-        flag = f"--{dest.replace('_', '-')}"
-        if isinstance(value, bool):  # a switch: its flag alone
-            parts.append(flag)
-        elif isinstance(value, Path):  # a folder of this machine: named, not spelled out
-            parts.append(f"{flag} DIR")
-        else:
-            parts.append(f"{flag} {value}")
+        if value != parser.get_default(dest):
+            parts.append(f"--{dest.replace('_', '-')} {value}")
     return " ".join([*parts, *(getattr(args, "overrides", None) or [])])
 
 
@@ -64,16 +56,15 @@ def provenance() -> dict:
     from iguln.core.versions import cpu_model, lock_status
 
     lock = lock_status()
+    processor, capability, threads = cpu_model(), torch.backends.cpu.get_cpu_capability(), torch.get_num_threads()
     return {
         "commit": commit(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()} ({cpu_model()}, {torch.backends.cpu.get_cpu_capability()}), "
-        f"{os.cpu_count()} CPU cores "
-        f"({torch.get_num_threads()} torch threads), "
-        + (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"),
-        "cpu_threads": torch.get_num_threads(),  # on a CPU the figures of generation and training hang on it
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # and on the vector instructions of its kernels
-        "cpu_model": cpu_model(),
+        "machine": f"{platform.machine()} ({processor}, {capability}), {os.cpu_count()} CPU cores ({threads} torch "
+        "threads), " + (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"),
+        "cpu_threads": threads,  # on a CPU the figures of generation and training hang on it
+        "cpu_capability": capability,  # and on the vector instructions of its kernels
+        "cpu_model": processor,
         "torch": torch.__version__,
         "lock": lock.get("sha256", lock.get("missing")),
         "lock_matches": lock.get("matches"),

@@ -18,30 +18,29 @@ import argparse
 import sys
 from pathlib import Path
 
-from matrix import CLASSES, ROLE, SPLITS
+from matrix import ROLE, SPLITS, split_overrides
 from provenance import invocation, result_name, write
 
 
 def start_distance(original, source, forget: list[str], seed: int, overrides: list[str]) -> float:
     """The forget term at the start for job seed `seed` on the split that forgets `forget` (the other eight
-    retained), as unlearn() computes it for loss.forget_norm=initial."""
+    retained), fixed as unlearn() fixes it for loss.forget_norm=initial."""
+    import torch
+
     from iguln.commands.reproduce import compose_job
-    from iguln.core.seeding import make_generator
     from iguln.data.masks import task_mask
     from iguln.data.split import make_split
     from iguln.unlearn.losses import build_loss
-    from iguln.unlearn.unlearning import forget_sample
+    from iguln.unlearn.unlearning import fix_forget_target
 
-    retain = [c for c in CLASSES if c not in forget]
-    chosen = [f"split.forget=[{','.join(forget)}]", f"split.retain=[{','.join(retain)}]", f"seed={seed}"]
-    cfg = compose_job("demo", original.family, [*chosen, *overrides])
+    chosen = [*split_overrides(forget), f"seed={seed}", *overrides, "loss.forget_norm=initial"]
+    cfg = compose_job("demo", original.family, chosen)
     split = make_split(cfg.split, source.classes, source.targets("train"), source.targets("test"))
-    sample = forget_sample(source.subset("train", split.unlearn["forget"]))
     loss = build_loss(cfg.loss)
-    if loss.noise_draw == "once":
-        loss.fix_noise(sample, loss.once_generator(seed))
     mask = task_mask(cfg.task, original.arch["image_size"])
-    return loss.calibrate(original, sample, mask, make_generator(seed + 10))
+    forget_set = source.subset("train", split.unlearn["forget"])
+    fix_forget_target(loss, original, forget_set, mask, seed, torch.device("cpu"))
+    return loss.forget_scale
 
 
 def main() -> int:

@@ -25,6 +25,17 @@ def compose_cfg():
     return compose_config
 
 
+def micro(family: str):
+    """A freshly built `model.preset=micro` generator of `family` (torch seed 0), 1 channel, in eval mode."""
+    import torch
+
+    from iguln.models.families import build_generator, resolve_model_config
+
+    torch.manual_seed(0)
+    cfg = compose_config("train", [f"model={family}", "model.preset=micro"]).model
+    return build_generator(resolve_model_config(cfg, 1)).eval()
+
+
 def unlearn_a_copy(original, steps: int = 2, global_seed: int | None = None, loss=None):
     """Unlearning with `loss` (default l2_noise, alpha 1, Gaussian noise; centre mask) of a deep copy of `original`
     on 8 random 32 px images used as both sets. Returns (student, history, names of the tensors that changed)."""

@@ -21,6 +21,8 @@ import rows as paper_rows  # noqa: E402
 import start_distance  # noqa: E402
 import unlearn_cost  # noqa: E402
 
+from tests.conftest import micro  # noqa: E402
+
 
 @pytest.fixture
 def results(tmp_path, monkeypatch):
@@ -271,18 +273,6 @@ def test_a_command_line_names_the_fixed_arguments_the_options_changed_and_the_ov
     assert plain == "python benchmarks/rows.py --outputs DIR"
 
 
-def test_a_command_line_shows_a_switch_as_its_flag_and_a_folder_as_dir():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("--outputs", type=Path, default=Path("outputs/bench-matrix"))
-    args = parser.parse_args(["--report-only", "--outputs", "/somewhere/runs"])
-    line = provenance.invocation("matrix.py", parser, args, "report_only", "outputs")
-    assert line == "python benchmarks/matrix.py --report-only --outputs DIR"
-    assert provenance.invocation("matrix.py", parser, parser.parse_args([]), "report_only", "outputs") == (
-        "python benchmarks/matrix.py"
-    )
-
-
 def test_the_start_distance_is_the_one_a_job_divides_by():
     import copy
 
@@ -290,15 +280,11 @@ def test_the_start_distance_is_the_one_a_job_divides_by():
     from iguln.data.masks import task_mask
     from iguln.data.source import InMemorySource
     from iguln.data.split import make_split
-    from iguln.models.families import build_generator, resolve_model_config
     from iguln.training.recipe import Recipe
     from iguln.unlearn.losses import build_loss
     from iguln.unlearn.unlearning import unlearn
 
-    torch.manual_seed(0)
-    original = build_generator(
-        resolve_model_config(compose_job("demo", "vqgan", ["model.preset=micro"]).model, 1)
-    ).eval()
+    original = micro("vqgan")
     part = {  # 10 classes, ordered by class as Fashion-MNIST's forget set is once split
         name: (torch.randint(0, 256, (10 * n, 1, 32, 32), dtype=torch.uint8), torch.arange(10).repeat_interleave(n))
         for name, n in (("train", 40), ("test", 60))
@@ -307,9 +293,8 @@ def test_the_start_distance_is_the_one_a_job_divides_by():
     forget, seed = ["dress", "sneaker"], 2
     value = start_distance.start_distance(original, source, forget, seed, ["split.eval_per_class=50"])
 
-    retain = [c for c in matrix.CLASSES if c not in forget]
-    chosen = [f"split.forget=[{','.join(forget)}]", f"split.retain=[{','.join(retain)}]", f"seed={seed}"]
-    cfg = compose_job("demo", "vqgan", [*chosen, "split.eval_per_class=50", "loss.forget_norm=initial"])
+    chosen = [*matrix.split_overrides(forget), f"seed={seed}", "split.eval_per_class=50", "loss.forget_norm=initial"]
+    cfg = compose_job("demo", "vqgan", chosen)
     split = make_split(cfg.split, source.classes, source.targets("train"), source.targets("test"))
     data = source.subset("train", split.unlearn["forget"])
     recipe = Recipe(1, batch_size=4, lr=1e-3, betas=(0.9, 0.95), weight_decay=0.0, warmup_steps=0, grad_clip=None)

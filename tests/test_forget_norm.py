@@ -8,22 +8,14 @@ import torch
 from iguln.core.errors import ConfigError
 from iguln.core.seeding import make_generator
 from iguln.data.masks import center_square
-from iguln.models.families import build_generator, resolve_model_config
-from iguln.models.vqgan.family import VQGAN, vqgan_micro
 from iguln.training.recipe import Recipe
 from iguln.unlearn.l2_noise import L2Noise
 from iguln.unlearn.losses import build_loss
 from iguln.unlearn.noise import once_generator
 from iguln.unlearn.unlearning import unlearn
-from tests.conftest import compose_config
+from tests.conftest import compose_config, micro
 
 MASK = center_square(32, 0.5)
-OPTIONS = {
-    "mask_ratio": {"min": 0.5, "mu": 0.55, "std": 0.25},
-    "block_masks": 0.5,
-    "label_smoothing": 0.1,
-    "tokenizer": {},
-}
 
 
 def images(seed: int, n: int = 8) -> torch.Tensor:
@@ -32,8 +24,7 @@ def images(seed: int, n: int = 8) -> torch.Tensor:
 
 @pytest.fixture
 def model():
-    torch.manual_seed(0)
-    return VQGAN({**vqgan_micro(), "num_channels": 1}, **OPTIONS).eval()
+    return micro("vqgan")
 
 
 def calibrated(model, noise_seed: int) -> L2Noise:
@@ -69,14 +60,14 @@ def test_the_forget_norm_key_is_checked():
         build_loss(compose_config("train", ["loss.forget_norm=start"]).loss)
     with pytest.raises(ConfigError, match=r"loss.forget_norm='initial'.*max_loss has no start value"):
         build_loss(compose_config("train", ["loss=max_loss", "+loss.forget_norm=initial"]).loss)
+    with pytest.raises(ConfigError, match=r"loss=random_encoder has no start value to divide by; l2_noise has\."):
+        build_loss(compose_config("train", ["loss=random_encoder", "+loss.forget_norm=initial"]).loss)
 
 
 @pytest.mark.parametrize("family", ["vqgan", "mae", "diffusion"])
 @pytest.mark.parametrize("noise_draw", ["once", "step"])
 def test_a_run_records_its_start_value_and_repeats_it(family, noise_draw):
-    torch.manual_seed(0)
-    cfg = compose_config("train", [f"model={family}", "model.preset=micro"]).model
-    original = build_generator(resolve_model_config(cfg, 1)).eval()
+    original = micro(family)
     data = torch.utils.data.TensorDataset(images(3), torch.zeros(8))
     recipe = Recipe(2, batch_size=4, lr=1e-3, betas=(0.9, 0.95), weight_decay=0.0, warmup_steps=0, grad_clip=None)
 

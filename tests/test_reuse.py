@@ -9,7 +9,6 @@ import torch
 from iguln.core.errors import ConfigError
 from iguln.data.masks import center_square
 from iguln.models.capabilities import shared_frozen_passes
-from iguln.models.families import build_generator, resolve_model_config
 from iguln.models.frozen_passes import FrozenPasses
 from iguln.training.recipe import Recipe
 from iguln.unlearn.l2_noise import L2Noise
@@ -17,16 +16,9 @@ from iguln.unlearn.losses import build_loss
 from iguln.unlearn.protocol import Protocol
 from iguln.unlearn.targets import Reuse, TargetCache, read_reuse
 from iguln.unlearn.unlearning import unlearn
-from tests.conftest import compose_config
+from tests.conftest import compose_config, micro
 
 MASK = center_square(32, 0.5)
-
-
-def micro(family: str):
-    torch.manual_seed(0)
-    return build_generator(
-        resolve_model_config(compose_config("train", [f"model={family}", "model.preset=micro"]).model, 1)
-    ).eval()
 
 
 def test_a_pass_is_reused_for_the_same_tensor_only():

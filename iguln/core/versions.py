@@ -74,6 +74,7 @@ def source_commit(root: Path = LOCK.parent) -> str | None:
     return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
+@functools.cache
 def cpuinfo(field: str) -> str | None:
     """The first value of `field` in /proc/cpuinfo (Linux), or None."""
     try:

@@ -98,6 +98,7 @@ class RandomEncoder(L2Noise):
 
     name = "random_encoder"
     row = "RANDOM ENCODER"
+    has_start_value = False  # its target is redrawn every step (and, in the reference form, from the retain batch)
 
     def forget_noise(self, forget, generator, step):
         return None

@@ -24,6 +24,7 @@ class L2Noise(Objective):
     name = "l2_noise"
     row = "Ours"
     scope = "encoder"
+    has_start_value = True
 
     def forget_noise(self, forget: torch.Tensor, generator, step: Step) -> torch.Tensor | None:
         """The noise image n of the forget batch (drawn before the probes)."""

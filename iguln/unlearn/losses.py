@@ -115,10 +115,13 @@ def build_loss(cfg: DictConfig) -> Objective:
         raise ConfigError(
             "loss.forget_norm", norm, FORGET_NORMS, "initial: the forget term divided by its value at the run's start."
         )
-    if norm != "none" and not hasattr(entry.objective, "calibrate"):
-        calibrated = [n for n, e in LOSSES.items() if e.objective is not None and hasattr(e.objective, "calibrate")]
+    if norm != "none" and not entry.objective.has_start_value:
+        calibrated = [n for n, e in LOSSES.items() if e.objective is not None and e.objective.has_start_value]
         raise ConfigError(
-            "loss.forget_norm", norm, "none", f"loss={cfg.name} has no start value to divide by; {calibrated} have."
+            "loss.forget_norm",
+            norm,
+            "none",
+            f"loss={cfg.name} has no start value to divide by; {', '.join(calibrated)} has.",
         )
     return entry.objective(
         alpha=_alpha(cfg),

@@ -96,6 +96,7 @@ class Objective:
     scope: ClassVar[str]
     needs: ClassVar[frozenset[str]] = frozenset()
     forget_sign: ClassVar[float] = 1.0
+    has_start_value: ClassVar[bool] = False  # whether loss.forget_norm=initial can divide by its start (calibrate)
 
     def fix_noise(self, forget: torch.Tensor, generator: torch.Generator) -> None:
         """noise_draw=once: draw the run's one noise image [1, C, H, W] now, with the statistics of forget images

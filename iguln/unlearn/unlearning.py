@@ -42,6 +42,21 @@ def forget_sample(forget: Dataset, size: int = 256) -> torch.Tensor:
     return torch.stack([forget[int(i)][0] for i in index])
 
 
+def fix_forget_target(loss, teacher: Generator, forget: Dataset, mask: torch.Tensor, seed: int, device) -> None:
+    """What the loss fixes before the first step, from the fixed sample of the forget set, so that a resumed run
+    (and benchmarks/start_distance.py) fixes it alike: the run's one noise image (loss.noise_draw=once) and the
+    forget term's start value (loss.forget_norm=initial)."""
+    once = getattr(loss, "noise_draw", "step") == "once"
+    calibrate = getattr(loss, "forget_norm", "none") == "initial"
+    if not (once or calibrate):
+        return
+    sample = forget_sample(forget).to(device)
+    if once:
+        loss.fix_noise(sample, loss.once_generator(seed))
+    if calibrate:
+        loss.calibrate(teacher, sample, mask.to(device), make_generator(seed + 10))
+
+
 def unlearn(
     student: Generator,
     teacher: Generator,
@@ -93,14 +108,7 @@ def unlearn(
     draws = make_generator(seed + 7)  # family masks and crops: the same in every process, which takes its rows
     seed_modules(distributed.rank_seed(seed + 6))
     weight = student.reference_weights.get(loss.name, 1.0)
-    once = getattr(loss, "noise_draw", "step") == "once"
-    calibrate = getattr(loss, "forget_norm", "none") == "initial"
-    if once or calibrate:  # from a fixed sample of the forget set: a resume draws and calibrates alike
-        sample = forget_sample(forget).to(device)
-        if once:
-            loss.fix_noise(sample, loss.once_generator(seed))
-        if calibrate:
-            loss.calibrate(teacher, sample, mask.to(device), make_generator(seed + 10))
+    fix_forget_target(loss, teacher, forget, mask, seed, device)
 
     repeats = protocol.batches == "separate" and recipe.steps > len(streams[1].loader)  # batches in an epoch
     cache = TargetCache.for_run(reuse, protocol, repeats)
@@ -144,7 +152,7 @@ def unlearn(
     }
     distributed.check_in_sync(params)
     student.eval()
-    if calibrate:
+    if getattr(loss, "forget_scale", None) is not None:
         history["forget_scale"] = loss.forget_scale  # the forget term's start value it was divided by
     history["trainable_parameters"] = sum(p.numel() for p in params)
     history["total_parameters"] = sum(p.numel() for p in student.parameters())
