@@ -83,6 +83,7 @@ clean:
 bench: install
 	-$(TEST_ENV) $(BIN)/python benchmarks/matrix.py
 	-$(TEST_ENV) $(BIN)/python benchmarks/fills.py
+	-$(TEST_ENV) $(BIN)/python benchmarks/originals.py
 	-$(MAKE) bench-demo
 	rm -rf outputs/bench-mini
 	for model in vqgan mae diffusion; do rm -rf outputs/bench-rows-$$model; \

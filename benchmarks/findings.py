@@ -1,7 +1,8 @@
 """The figures behind the README's findings, computed from the generated files that hold the runs: for every
 series of runs (a matrix*.md or dev_*.md file of benchmarks/matrix.py), each split's verdicts, ratio ranges and
 detector rates; for vqgan's one noise image, the runs grouped by the image they drew; for every ceiling file, each
-split's range. The README states what these tables show and links them; it types none of their figures.
+split's range; for every originals file, how far the model seeds' originals differ. The README states what these
+tables show and links them; it types none of their figures.
 
     python benchmarks/findings.py
 
@@ -45,6 +46,11 @@ def series(results: Path) -> dict[str, list[dict]]:
 def ceilings(results: Path) -> dict[str, list[dict]]:
     """{file name: its rows} of every results file ceiling.py wrote."""
     return {p.stem: json.loads(p.read_text())["rows"] for p in sorted(results.glob("ceiling_*.json"))}
+
+
+def original_files(results: Path) -> dict[str, list[dict]]:
+    """{file name: its spreads} of every results file originals.py wrote."""
+    return {p.stem: json.loads(p.read_text())["spreads"] for p in sorted(results.glob("originals_*.json"))}
 
 
 def span(values: list, fmt: str = "{:.2f}", scale: float = 1.0) -> str:
@@ -125,7 +131,9 @@ def ceiling_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
-def markdown(found: dict[str, list[dict]], ceiling_files: dict[str, list[dict]]) -> tuple[str, dict]:
+def markdown(
+    found: dict[str, list[dict]], ceiling_files: dict[str, list[dict]], originals: dict[str, list[dict]] | None = None
+) -> tuple[str, dict]:
     lines = [f"Targets: forget FID ratio >= {TARGETS['forget']:g}, retain FID ratio <= {TARGETS['retain']:.2f} "
              "(unlearned / original FID on the same test images, domain judge). A range is the lowest and the "
              "highest over the runs of a row; detector: the share of forget fills the judge classifies as a forget "
@@ -175,6 +183,18 @@ def markdown(found: dict[str, list[dict]], ceiling_files: dict[str, list[dict]])
             lines.append(f"| {r['split']} | {r['original']:.2f} | {r['low']:.2f}x | {r['high']:.2f}x | "
                          f"{r['at_least_3x']} of {r['targets']} |")  # fmt: skip
         lines.append("")
+    for name, spreads in (originals or {}).items():
+        data.setdefault("originals", {})[name] = spreads
+        lines += [f"## {name}", "", f"From [`{name}.md`]({name}.md): per pretraining length and split, the original "
+                  "forget and retain FID of the model seeds' originals (no unlearning): smallest-largest, and "
+                  "largest / smallest.", "",
+                  "| model.pretrain.steps | split | model seeds | forget FID | largest / smallest | retain FID | "
+                  "largest / smallest |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for e in spreads:
+            lines.append(f"| {e['steps']} | {e['split']} | {e['n']} | {span([e['forget_min'], e['forget_max']])} | "
+                         f"{e['forget_spread']:.2f} | {span([e['retain_min'], e['retain_max']])} | "
+                         f"{e['retain_spread']:.2f} |")  # fmt: skip
+        lines.append("")
     return "\n".join(lines), data
 
 
@@ -184,7 +204,7 @@ def _is_noise_series(runs: list[dict]) -> bool:
 
 def main() -> int:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
-    text, data = markdown(series(RESULTS), ceilings(RESULTS))
+    text, data = markdown(series(RESULTS), ceilings(RESULTS), original_files(RESULTS))
     print(write("findings", "The figures behind the README's findings", "python benchmarks/findings.py", text, data))
     return 0
 

@@ -16,6 +16,7 @@ import ceiling  # noqa: E402
 import checks  # noqa: E402
 import fills  # noqa: E402
 import matrix  # noqa: E402
+import originals  # noqa: E402
 import provenance  # noqa: E402
 import rows as paper_rows  # noqa: E402
 import start_distance  # noqa: E402
@@ -301,3 +302,40 @@ def test_the_start_distance_is_the_one_a_job_divides_by():
     history = unlearn(copy.deepcopy(original), original, build_loss(cfg.loss), data, data,
                       task_mask(cfg.task, 32), recipe, torch.device("cpu"), seed)  # fmt: skip
     assert value > 0 and history["forget_scale"] == pytest.approx(value, rel=1e-6)
+
+
+def eval_record(path: Path, model_seed: int, steps: int, forget: float, retain: float, status="complete") -> None:
+    """An `iguln eval` results.json with the parts originals.py reads: the original's FIDs (value, interval)."""
+    fid = {s: {"fid": {"value": v, "ci95": [v * 0.9, v * 1.1], "backbone": "domain-judge"}}
+           for s, v in (("forget", forget), ("retain", retain))}  # fmt: skip
+    path.mkdir(parents=True)
+    (path / "results.json").write_text(json.dumps({
+        "status": status, "config": {"seed": 0, "model": {"seed": model_seed, "pretrain": {"steps": steps}}},
+        "models": {"original": {"sha256": f"{model_seed}{steps}" * 8}}, "metrics": {"original": fid}}))  # fmt: skip
+
+
+def test_originals_compares_the_model_seeds_originals_per_split_and_pretraining_length(tmp_path):
+    for steps, forget in ((800, (8.0, 16.0, 17.0)), (2400, (1.0, 1.2, 0.9))):
+        for model_seed, value in enumerate(forget):
+            eval_record(tmp_path / "vqgan" / f"steps_{steps}" / "trouser+bag" / str(model_seed), model_seed, steps,
+                        value, 3.0 + model_seed)  # fmt: skip
+    eval_record(tmp_path / "vqgan" / "steps_2400" / "sandal+pullover" / "0", 0, 2400, 5.0, 1.0, status="failed")
+    rows = originals.scored(tmp_path, "vqgan")
+    assert [(r["steps"], r["model_seed"]) for r in rows] == [(800, 0), (800, 1), (800, 2), (2400, 0), (2400, 1),
+                                                              (2400, 2)]  # fmt: skip
+    spread = {e["steps"]: e for e in originals.spreads(rows)}
+    assert set(spread) == {800, 2400} and all(e["split"] == "trouser+bag" and e["n"] == 3 for e in spread.values())
+    assert spread[800]["forget_spread"] == pytest.approx(17.0 / 8.0)
+    assert spread[2400]["forget_spread"] == pytest.approx(1.2 / 0.9)
+    assert spread[800]["retain_spread"] == pytest.approx(5.0 / 3.0)
+    text = originals.markdown(rows, "vqgan")
+    assert "| 800 | trouser+bag | 3 | 8.00 - 17.00 | 2.12 |" in text and "backbone: domain-judge" in text
+    assert "| 2400 | trouser+bag | development | 1 |" in text and "1.20 [1.08, 1.32]" in text
+
+
+def test_originals_refuses_bad_steps_before_any_job(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(originals.subprocess, "run", lambda *a, **k: pytest.fail("a job started"))
+    monkeypatch.setattr(sys, "argv", ["originals.py", "--steps", "800,lots", "--outputs", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_:
+        originals.main()
+    assert exit_.value.code == 2 and "--steps='800,lots': allowed: integers" in capsys.readouterr().err

@@ -48,8 +48,17 @@ def test_a_ceiling_row_gives_its_lowest_and_highest_ratio():
                                             "at_least_3x": 1, "targets": 2}]  # fmt: skip
 
 
+def test_the_originals_section_gives_each_split_s_spread_over_the_model_seeds():
+    spreads = [{"steps": 800, "split": "a+b", "n": 3, "forget_min": 8.0, "forget_max": 17.0, "forget_spread": 2.125,
+                "retain_min": 3.0, "retain_max": 3.0, "retain_spread": 1.0}]  # fmt: skip
+    text, data = findings.markdown({}, {}, {"originals_x": spreads})
+    assert "## originals_x" in text and "| 800 | a+b | 3 | 8.00-17.00 | 2.12 | 3.00 | 1.00 |" in text
+    assert data["originals"]["originals_x"] == spreads
+
+
 def test_the_committed_findings_are_what_the_committed_results_give():
-    text, _ = findings.markdown(findings.series(provenance.RESULTS), findings.ceilings(provenance.RESULTS))
+    text, _ = findings.markdown(findings.series(provenance.RESULTS), findings.ceilings(provenance.RESULTS),
+                                findings.original_files(provenance.RESULTS))  # fmt: skip
     committed = (provenance.RESULTS / "findings.md").read_text()
     assert text.rstrip() in committed, "run `python benchmarks/findings.py` after writing results anew"
 
