@@ -16,6 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
+import iguln  # noqa: E402,F401  before torch: pins its CPU kernels' instructions (iguln/core/cpu_isa.py)
 
 
 def result_name(name: str) -> str:

@@ -9,7 +9,7 @@ import time
 
 from iguln import __version__
 from iguln.config.overrides import check_overrides
-from iguln.core import distributed
+from iguln.core import cpu_isa, distributed
 from iguln.core.errors import USER_ERROR_STATUS, ConfigError
 from iguln.core.plugins import load_plugins
 
@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(USER_ERROR_STATUS)
     try:
+        if cpu_isa.check():
+            raise ConfigError(cpu_isa.VARIABLE, os.environ.get(cpu_isa.VARIABLE), cpu_isa.PINS,
+                              f"(default {cpu_isa.DEFAULT}; native: torch's own choice; README: Seeds)")  # fmt: skip
         load_plugins()
     except ConfigError as err:
         print(f"iguln {command}: error: {err}", file=sys.stderr)

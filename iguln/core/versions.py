@@ -16,6 +16,9 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from iguln.core.cpu_isa import cpuinfo
+from iguln.core.cpu_isa import describe as describe_cpu_isa
+
 PACKAGES = ("iguln", "torch", "torchvision", "transformers", "diffusers", "timm", "torchmetrics", "hydra-core")
 LOCK = Path(__file__).resolve().parents[2] / "requirements.lock"  # beside the package, in a checkout
 
@@ -75,18 +78,6 @@ def source_commit(root: Path = LOCK.parent) -> str | None:
 
 
 @functools.cache
-def cpuinfo(field: str) -> str | None:
-    """The first value of `field` in /proc/cpuinfo (Linux), or None."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.split(":", 1)[0].strip() == field:
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
 def cpu_model() -> str:
     """The processor's name as the system gives it (Linux: /proc/cpuinfo's "model name"), else platform's: two CPUs
     with the same vector instructions can still round differently (their kernels pick code by more than that)."""
@@ -114,6 +105,7 @@ def package_versions() -> dict:
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_model": cpu_model(),
         "cpu_flags": cpu_flags(),
+        **describe_cpu_isa(),  # the pin of the kernels' vector instructions (iguln/core/cpu_isa.py)
     }
     for name in PACKAGES:
         versions[name] = installed(name) or "not installed"

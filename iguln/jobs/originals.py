@@ -40,8 +40,8 @@ def retrain_classes(job: Job) -> list[int]:
 
 def trained_key(job: Job, classes: list[int]) -> dict:
     """What a generator trained here depends on: the model config (architecture, training options, recipes; not
-    generation settings), the data, the classes and the seed; on a CPU also the number of threads, since torch
-    splits its reductions by it and the pretrained weights differ with it (made_on)."""
+    generation settings), the data, the classes and the seed; on a CPU also the number of threads and the vector
+    instructions of the kernels, since the pretrained weights differ with each (made_on)."""
     return {
         "model": weights_key(job.cfg.model),
         "data": data_identity(job.cfg.data, job.source),
@@ -52,9 +52,12 @@ def trained_key(job: Job, classes: list[int]) -> dict:
 
 
 def made_on(device: torch.device) -> dict:
-    """{"cpu_threads": N} on a CPU; nothing on an accelerator (its results hang on the device and its kernels,
-    which the key does not try to name)."""
-    return {"cpu_threads": torch.get_num_threads()} if device.type == "cpu" else {}
+    """{"cpu_threads": N, "cpu_capability": "AVX2"} on a CPU: torch splits its reductions by thread, and its kernels
+    round differently with each instruction set (IGULN_CPU_ISA pins it: iguln/core/cpu_isa.py); nothing on an
+    accelerator (its results hang on the device and its kernels, which the key does not try to name)."""
+    if device.type != "cpu":
+        return {}
+    return {"cpu_threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 def original_key(job: Job) -> dict:
