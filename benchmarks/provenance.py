@@ -54,6 +54,7 @@ def commit() -> str:
 def provenance() -> dict:
     import torch
 
+    from iguln.core.cpu_isa import in_effect
     from iguln.core.versions import cpu_model, lock_status
 
     lock = lock_status()
@@ -61,10 +62,12 @@ def provenance() -> dict:
     return {
         "commit": commit(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()} ({processor}, {capability}), {os.cpu_count()} CPU cores ({threads} torch "
-        "threads), " + (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"),
+        "machine": f"{platform.machine()} ({processor}, {capability}; IGULN_CPU_ISA {in_effect()}), {os.cpu_count()} "
+        f"CPU cores ({threads} torch threads), "
+        + (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"),
         "cpu_threads": threads,  # on a CPU the figures of generation and training hang on it
         "cpu_capability": capability,  # and on the vector instructions of its kernels
+        "cpu_isa": in_effect(),  # which iguln pins (iguln/core/cpu_isa.py)
         "cpu_model": processor,
         "torch": torch.__version__,
         "lock": lock.get("sha256", lock.get("missing")),
