@@ -24,23 +24,25 @@ from matrix import ROLE, SPLITS, original_of, split_overrides
 from provenance import REPO, invocation, result_name, write
 
 
+def launch(command: str, outputs: Path, sweep: Path, family: str, model_seeds: list[int], steps: int,
+           overrides: list[str]) -> int:  # fmt: skip
+    """`iguln <command> -m experiment=demo` over the model seeds at one pretraining length; its exit status."""
+    line = [sys.executable, "-m", "iguln", command, "-m", "experiment=demo", f"model={family}",
+            f"model.seed={','.join(map(str, model_seeds))}", f"model.pretrain.steps={steps}",
+            f"paths.outputs={outputs}", f"hydra.sweep.dir={sweep}", *overrides]  # fmt: skip
+    print("+", " ".join(line[2:]), flush=True)
+    return subprocess.run(line, check=False, cwd=REPO, stderr=subprocess.DEVNULL).returncode
+
+
 def pretrain(outputs: Path, family: str, model_seeds: list[int], steps: int, overrides: list[str]) -> None:
-    command = [sys.executable, "-m", "iguln", "pretrain", "-m", "experiment=demo", f"model={family}",
-               f"model.seed={','.join(map(str, model_seeds))}", f"model.pretrain.steps={steps}",
-               f"paths.outputs={outputs}", f"hydra.sweep.dir={outputs / 'pretrain' / f'steps_{steps}'}",
-               *overrides]  # fmt: skip
-    print("+", " ".join(command[2:]), flush=True)
-    if subprocess.run(command, check=False, cwd=REPO, stderr=subprocess.DEVNULL).returncode != 0:
-        sys.exit(f"originals.py: pretraining failed; each job's error: {outputs}/pretrain/steps_{steps}/sweep.json")
+    sweep = outputs / "pretrain" / f"steps_{steps}"
+    if launch("pretrain", outputs, sweep, family, model_seeds, steps, overrides) != 0:
+        sys.exit(f"originals.py: pretraining failed; each job's error: {sweep}/sweep.json")
 
 
 def score(outputs: Path, family: str, split: str, model_seeds: list[int], steps: int, overrides: list[str]) -> None:
-    command = [sys.executable, "-m", "iguln", "eval", "-m", "experiment=demo", f"model={family}",
-               f"model.seed={','.join(map(str, model_seeds))}", f"model.pretrain.steps={steps}",
-               *split_overrides(SPLITS[split]), f"paths.outputs={outputs}",
-               f"hydra.sweep.dir={outputs / family / f'steps_{steps}' / split}", *overrides]  # fmt: skip
-    print("+", " ".join(command[2:]), flush=True)
-    subprocess.run(command, check=False, cwd=REPO, stderr=subprocess.DEVNULL)
+    sweep = outputs / family / f"steps_{steps}" / split
+    launch("eval", outputs, sweep, family, model_seeds, steps, [*split_overrides(SPLITS[split]), *overrides])
 
 
 def scored(outputs: Path, family: str) -> list[dict]:

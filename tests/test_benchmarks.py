@@ -339,3 +339,16 @@ def test_originals_refuses_bad_steps_before_any_job(tmp_path, monkeypatch, capsy
     with pytest.raises(SystemExit) as exit_:
         originals.main()
     assert exit_.value.code == 2 and "--steps='800,lots': allowed: integers" in capsys.readouterr().err
+
+
+def test_originals_pretrains_then_scores_each_split_over_the_model_seeds(tmp_path, monkeypatch):
+    commands = []
+    done = argparse.Namespace(returncode=0)
+    monkeypatch.setattr(originals.subprocess, "run", lambda command, **kwargs: commands.append(command) or done)
+    originals.pretrain(tmp_path, "vqgan", [0, 1], 2400, ["x.y=1"])
+    originals.score(tmp_path, "vqgan", "trouser+bag", [0, 1], 2400, ["x.y=1"])
+    pretrain, score = (c[c.index("iguln") + 1 :] for c in commands)
+    assert pretrain[:2] == ["pretrain", "-m"] and score[:2] == ["eval", "-m"]
+    for line in (pretrain, score):
+        assert "model.seed=0,1" in line and "model.pretrain.steps=2400" in line and line[-1] == "x.y=1"
+    assert "split.forget=[trouser,bag]" in score and f"hydra.sweep.dir={tmp_path}/vqgan/steps_2400/trouser+bag" in score

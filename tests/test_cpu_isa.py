@@ -70,6 +70,9 @@ def test_an_unknown_pin_is_refused_before_any_work():
                             env={**os.environ, cpu_isa.VARIABLE: "avx9"})  # fmt: skip
     assert result.returncode == 2
     assert "IGULN_CPU_ISA='avx9' is not valid. Allowed: avx2, avx512, default, native." in result.stderr
+    from iguln.cli import USAGE
+
+    assert "IGULN_CPU_ISA" in USAGE  # iguln --help names it
 
 
 def test_records_keep_the_pin_and_the_store_key_the_instructions(monkeypatch):

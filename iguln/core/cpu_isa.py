@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import platform
 
+from iguln.core.errors import ConfigError
+
 VARIABLE = "IGULN_CPU_ISA"
 DEFAULT = "avx2"
 PINS = {  # IGULN_CPU_ISA -> the variables each library reads
@@ -31,7 +33,6 @@ NEEDS = {  # the processor flags (/proc/cpuinfo) each pin's code runs on, as ATe
     "avx2": {"avx2", "fma"},
     "avx512": {"avx512f", "avx512bw", "avx512vl", "avx512dq"},
     "default": set(),
-    "native": set(),
 }
 X86 = {"x86_64", "amd64", "i386", "i686"}
 
@@ -53,11 +54,11 @@ def requested(environ=os.environ) -> str:
     return environ.get(VARIABLE, DEFAULT).strip().lower() or DEFAULT
 
 
-def check(environ=os.environ) -> str | None:
-    """The error for an IGULN_CPU_ISA that is not one of PINS, else None."""
-    if requested(environ) in PINS:
-        return None
-    return f"{VARIABLE}={environ.get(VARIABLE)!r} is not valid. Allowed: {', '.join(PINS)}."
+def check(environ=os.environ) -> None:
+    """Raise ConfigError for an IGULN_CPU_ISA that is not one of PINS."""
+    if requested(environ) not in PINS:
+        raise ConfigError(VARIABLE, environ.get(VARIABLE), PINS,
+                          f"(default {DEFAULT}; native: torch's own choice; README: Seeds)")  # fmt: skip
 
 
 def in_effect(environ=os.environ, machine: str | None = None, flags: str | None = None) -> str:
