@@ -1,7 +1,8 @@
 """The figures behind the README's findings, computed from the generated files that hold the runs: for every
 series of runs (a matrix*.md or dev_*.md file of benchmarks/matrix.py), each split's verdicts, ratio ranges and
 detector rates; for vqgan's one noise image, the runs grouped by the image they drew; for every ceiling file, each
-split's range; for every originals file, how far the model seeds' originals differ. The README states what these
+split's range; for every originals file, how far the model seeds' originals differ; for every steps file (of
+benchmarks/steps.py), how many shorter runs kept the quality. The README states what these
 tables show and links them; it types none of their figures.
 
     python benchmarks/findings.py
@@ -51,6 +52,11 @@ def ceilings(results: Path) -> dict[str, list[dict]]:
 def original_files(results: Path) -> dict[str, list[dict]]:
     """{file name: its spreads} of every results file originals.py wrote."""
     return {p.stem: json.loads(p.read_text())["spreads"] for p in sorted(results.glob("originals_*.json"))}
+
+
+def step_files(results: Path) -> dict[str, dict]:
+    """{file name: its verdicts} of every results file steps.py wrote."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("steps_*.json"))}
 
 
 def span(values: list, fmt: str = "{:.2f}", scale: float = 1.0) -> str:
@@ -132,7 +138,10 @@ def ceiling_rows(rows: list[dict]) -> list[dict]:
 
 
 def markdown(
-    found: dict[str, list[dict]], ceiling_files: dict[str, list[dict]], originals: dict[str, list[dict]] | None = None
+    found: dict[str, list[dict]],
+    ceiling_files: dict[str, list[dict]],
+    originals: dict[str, list[dict]] | None = None,
+    shorter: dict[str, dict] | None = None,
 ) -> tuple[str, dict]:
     lines = [f"Targets: forget FID ratio >= {TARGETS['forget']:g}, retain FID ratio <= {TARGETS['retain']:.2f} "
              "(unlearned / original FID on the same test images, domain judge). A range is the lowest and the "
@@ -195,6 +204,18 @@ def markdown(
                          f"{e['forget_spread']:.2f} | {span([e['retain_min'], e['retain_max']])} | "
                          f"{e['retain_spread']:.2f} |")  # fmt: skip
         lines.append("")
+    for name, file in (shorter or {}).items():
+        data.setdefault("steps", {})[name] = file["verdicts"]
+        lines += [f"## {name}", "", f"From [`{name}.md`]({name}.md): the runs of `{file['shorter']}` paired with "
+                  f"those of `{file['base']}` (same split, seed and original); a shorter run keeps the quality when "
+                  "its forget ratio is at least the longer run's lower 95 % bound and its retain ratio at most its "
+                  "upper bound.", "",
+                  "| family | pairs | shorter runs keeping the quality | meet both: longer | shorter | rule |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for family, v in file["verdicts"].items():
+            lines.append(f"| {family} | {v['pairs']} | {v['keep']} | {v['meet_both']['base']} | "
+                         f"{v['meet_both']['shorter']} | {'met' if v['rule_met'] else 'not met'} |")  # fmt: skip
+        lines.append("")
     return "\n".join(lines), data
 
 
@@ -204,7 +225,7 @@ def _is_noise_series(runs: list[dict]) -> bool:
 
 def main() -> int:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
-    text, data = markdown(series(RESULTS), ceilings(RESULTS), original_files(RESULTS))
+    text, data = markdown(series(RESULTS), ceilings(RESULTS), original_files(RESULTS), step_files(RESULTS))
     print(write("findings", "The figures behind the README's findings", "python benchmarks/findings.py", text, data))
     return 0
 

@@ -20,6 +20,7 @@ import originals  # noqa: E402
 import provenance  # noqa: E402
 import rows as paper_rows  # noqa: E402
 import start_distance  # noqa: E402
+import steps as shorter_steps  # noqa: E402
 import unlearn_cost  # noqa: E402
 
 from tests.conftest import micro  # noqa: E402
@@ -352,3 +353,43 @@ def test_originals_pretrains_then_scores_each_split_over_the_model_seeds(tmp_pat
     for line in (pretrain, score):
         assert "model.seed=0,1" in line and "model.pretrain.steps=2400" in line and line[-1] == "x.y=1"
     assert "split.forget=[trouser,bag]" in score and f"hydra.sweep.dir={tmp_path}/vqgan/steps_2400/trouser+bag" in score
+
+
+def matrix_run(split: str, seed: int, forget: tuple, retain: tuple, steps: int, original: str = "86e6b549") -> dict:
+    """A run of matrix.py's file as steps.py reads it: ratios with intervals, whether both targets are met."""
+    return {"family": "vqgan", "split": split, "seed": seed, "status": "complete",
+            "original": f"{original} (2 threads)", "method": f"{steps} steps", "forget": forget[0],
+            "forget_ci95": list(forget[1:]), "retain": retain[0], "retain_ci95": list(retain[1:]),
+            "passes": forget[0] >= 3 and retain[0] <= 1.1, "unlearn_s": steps / 4}  # fmt: skip
+
+
+def test_steps_pairs_runs_by_split_seed_and_original_and_applies_the_rule():
+    base = [matrix_run("a", s, (3.2, 3.0, 3.4), (1.05, 1.0, 1.10), 400) for s in (0, 1, 2)]
+    base.append(matrix_run("a", 0, (9.0, 8.0, 10.0), (1.0, 1.0, 1.0), 400, original="ffffffff"))  # no partner
+    kept = matrix_run("a", 0, (3.0, 2.9, 3.1), (1.10, 1.05, 1.15), 100)  # both at the bounds: kept, meets both
+    better = matrix_run("a", 1, (5.0, 4.0, 6.0), (1.0, 1.0, 1.0), 100)  # better on both: kept
+    lost = matrix_run("a", 2, (2.9, 2.8, 3.0), (1.05, 1.0, 1.1), 100)  # forget below the base's lower bound
+    found = shorter_steps.pairs(base, [kept, better, lost, {**lost, "seed": 7}])
+    assert [(p["seed"], p["keeps"]) for p in found] == [(0, True), (1, True), (2, False)]
+    verdict = shorter_steps.verdicts(found)["vqgan"]
+    assert verdict["keep"] == 2 and verdict["meet_both"] == {"base": 3, "shorter": 2}
+    assert not verdict["rule_met"]  # one loss is allowed, but fewer runs meet both targets
+    met_anyway = {**found[2], "shorter": {**found[2]["shorter"], "passes": True}}
+    lost_but_met = shorter_steps.verdicts([*found[:2], met_anyway])
+    assert lost_but_met["vqgan"]["rule_met"]
+    retain_lost = matrix_run("a", 0, (3.2, 3.0, 3.4), (1.11, 1.0, 1.2), 100)
+    assert not shorter_steps.keeps(retain_lost, base[0])
+
+
+def test_steps_writes_its_file_and_fails_when_the_rule_is_not_met(results, monkeypatch):
+    base = [matrix_run("a", s, (3.2, 3.0, 3.4), (1.05, 1.0, 1.10), 400) for s in (0, 1)]
+    short = [matrix_run("a", s, (2.0, 1.9, 2.1), (1.05, 1.0, 1.10), 100) for s in (0, 1)]
+    provenance.write("base", "b", "b", "", {"runs": base})
+    provenance.write("short", "s", "s", "", {"runs": short})
+    monkeypatch.setattr(sys, "argv", ["steps.py", "--base", "base", "--shorter", "short", "--name", "cmp"])
+    assert shorter_steps.main() == 1
+    text = (results / "cmp.md").read_text()
+    assert "0 of 2 shorter runs keep the quality" in text and "rule NOT met" in text
+    assert "--base base --shorter short" in text
+    monkeypatch.setattr(sys, "argv", ["steps.py", "--base", "short", "--shorter", "short", "--name", "cmp"])
+    assert shorter_steps.main() == 0  # a file against itself keeps everything

@@ -56,9 +56,18 @@ def test_the_originals_section_gives_each_split_s_spread_over_the_model_seeds():
     assert data["originals"]["originals_x"] == spreads
 
 
+def test_the_steps_section_gives_each_family_s_pairs_and_the_rule(tmp_path):
+    verdicts = {"vqgan": {"pairs": 12, "keep": 11, "meet_both": {"base": 3, "shorter": 4}, "rule_met": True}}
+    (tmp_path / "steps_x.json").write_text(json.dumps({"base": "m400", "shorter": "m100", "verdicts": verdicts}))
+    text, data = findings.markdown({}, {}, {}, findings.step_files(tmp_path))
+    assert "## steps_x" in text and "`m100` paired with those of `m400`" in text
+    assert "| vqgan | 12 | 11 | 3 | 4 | met |" in text and data["steps"]["steps_x"] == verdicts
+
+
 def test_the_committed_findings_are_what_the_committed_results_give():
-    text, _ = findings.markdown(findings.series(provenance.RESULTS), findings.ceilings(provenance.RESULTS),
-                                findings.original_files(provenance.RESULTS))  # fmt: skip
+    results = provenance.RESULTS
+    text, _ = findings.markdown(findings.series(results), findings.ceilings(results), findings.original_files(results),
+                                findings.step_files(results))  # fmt: skip
     committed = (provenance.RESULTS / "findings.md").read_text()
     assert text.rstrip() in committed, "run `python benchmarks/findings.py` after writing results anew"
 
