@@ -55,7 +55,7 @@ def original_files(results: Path) -> dict[str, list[dict]]:
 
 
 def step_files(results: Path) -> dict[str, dict]:
-    """{file name: its verdicts} of every results file steps.py wrote."""
+    """{file name: its contents (base, shorter, pairs, verdicts)} of every results file steps.py wrote."""
     return {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("steps_*.json"))}
 
 
@@ -141,7 +141,7 @@ def markdown(
     found: dict[str, list[dict]],
     ceiling_files: dict[str, list[dict]],
     originals: dict[str, list[dict]] | None = None,
-    shorter: dict[str, dict] | None = None,
+    step_results: dict[str, dict] | None = None,
 ) -> tuple[str, dict]:
     lines = [f"Targets: forget FID ratio >= {TARGETS['forget']:g}, retain FID ratio <= {TARGETS['retain']:.2f} "
              "(unlearned / original FID on the same test images, domain judge). A range is the lowest and the "
@@ -204,7 +204,7 @@ def markdown(
                          f"{e['forget_spread']:.2f} | {span([e['retain_min'], e['retain_max']])} | "
                          f"{e['retain_spread']:.2f} |")  # fmt: skip
         lines.append("")
-    for name, file in (shorter or {}).items():
+    for name, file in (step_results or {}).items():
         data.setdefault("steps", {})[name] = file["verdicts"]
         lines += [f"## {name}", "", f"From [`{name}.md`]({name}.md): the runs of `{file['shorter']}` paired with "
                   f"those of `{file['base']}` (same split, seed and original); a shorter run keeps the quality when "

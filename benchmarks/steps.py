@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+import provenance
 from matrix import TARGETS
 from provenance import invocation, load, result_name, write
 
@@ -32,16 +33,19 @@ def keeps(short: dict, base: dict) -> bool:
     return short["forget"] >= base["forget_ci95"][0] and short["retain"] <= base["retain_ci95"][1]
 
 
+def complete(runs: list[dict]) -> list[dict]:
+    return [r for r in runs if r.get("status") == "complete"]
+
+
 def pairs(base: list[dict], shorter: list[dict]) -> list[dict]:
     """The complete runs of both files that pair up, in the shorter file's order."""
-    done = {key(r): r for r in base if r.get("status") == "complete"}
+    done = {key(r): r for r in complete(base)}
     out = []
-    for run in shorter:
-        match = done.get(key(run))
-        if run.get("status") != "complete" or match is None:
-            continue
-        out.append({"family": run["family"], "split": run["split"], "seed": run["seed"], "original": key(run)[3],
-                    "base": _figures(match), "shorter": _figures(run), "keeps": keeps(run, match)})  # fmt: skip
+    for run in complete(shorter):
+        family, split, seed, original = key(run)
+        if (match := done.get((family, split, seed, original))) is not None:
+            out.append({"family": family, "split": split, "seed": seed, "original": original, "base": _figures(match),
+                        "shorter": _figures(run), "keeps": keeps(run, match)})  # fmt: skip
     return out
 
 
@@ -96,7 +100,11 @@ def main() -> int:
     parser.add_argument("--shorter", required=True, type=result_name, help="matrix.py's file of the shorter runs")
     parser.add_argument("--name", default="steps", type=result_name, help="benchmarks/results/<name>.md and .json")
     args = parser.parse_args()
-    base = [r for r in load(args.base)["runs"] if r.get("status") == "complete"]
+    for option, name in (("--base", args.base), ("--shorter", args.shorter)):
+        if not (provenance.RESULTS / f"{name}.json").is_file():
+            parser.error(f"{option} {name}: no benchmarks/results/{name}.json; allowed: a file benchmarks/matrix.py "
+                         "wrote (its --name)")  # fmt: skip
+    base = complete(load(args.base)["runs"])
     found = pairs(base, load(args.shorter)["runs"])
     if not found:
         print(f"no run of {args.shorter} pairs with one of {args.base} (family, split, seed, original)")

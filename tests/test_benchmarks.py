@@ -360,7 +360,7 @@ def matrix_run(split: str, seed: int, forget: tuple, retain: tuple, steps: int, 
     return {"family": "vqgan", "split": split, "seed": seed, "status": "complete",
             "original": f"{original} (2 threads)", "method": f"{steps} steps", "forget": forget[0],
             "forget_ci95": list(forget[1:]), "retain": retain[0], "retain_ci95": list(retain[1:]),
-            "passes": forget[0] >= 3 and retain[0] <= 1.1, "unlearn_s": steps / 4}  # fmt: skip
+            "passes": forget[0] >= 3 and retain[0] <= 1.1}  # fmt: skip
 
 
 def test_steps_pairs_runs_by_split_seed_and_original_and_applies_the_rule():
@@ -393,3 +393,10 @@ def test_steps_writes_its_file_and_fails_when_the_rule_is_not_met(results, monke
     assert "--base base --shorter short" in text and "without a shorter run" not in text
     monkeypatch.setattr(sys, "argv", ["steps.py", "--base", "short", "--shorter", "short", "--name", "cmp"])
     assert shorter_steps.main() == 0  # a file against itself keeps everything
+
+
+def test_steps_refuses_a_file_that_is_not_there_before_reading_any(results, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["steps.py", "--base", "nothing", "--shorter", "short"])
+    with pytest.raises(SystemExit) as exit_:
+        shorter_steps.main()
+    assert exit_.value.code == 2 and "--base nothing: no benchmarks/results/nothing.json" in capsys.readouterr().err
