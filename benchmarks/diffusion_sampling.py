@@ -53,8 +53,8 @@ def main() -> None:
             print(f"  {steps:3d} steps: {args.batch / wall:7.1f} images/s ({wall:.1f} s for {args.batch} images)")
     table = [where, "", "| DDIM steps | images/s | s per batch |", "|---|---|---|"]
     table += [f"| {r['ddim_steps']} | {r['images_per_s']} | {r['wall_s']} |" for r in rows]
-    write("diffusion_sampling", "Diffusion sampling throughput", "python benchmarks/diffusion_sampling.py "
-          + " ".join(sys.argv[1:]), "\n".join(table), {"rows": rows})  # fmt: skip
+    how = " ".join(["python benchmarks/diffusion_sampling.py", *sys.argv[1:]])
+    write("diffusion_sampling", "Diffusion sampling throughput", how, "\n".join(table), {"rows": rows})
 
 
 if __name__ == "__main__":
