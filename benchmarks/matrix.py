@@ -103,11 +103,14 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
 
 
 def method_of(config: dict) -> str:
-    """The unlearning settings a run used, from its config: the loss weight, the lr and the steps (and the seed of
-    the one noise image where loss.noise_seed sets it apart from the job's, and loss.features where it is not the
-    encoder's own, and loss.forget_norm where the forget term is divided by its start value)."""
+    """The unlearning settings a run used, from its config: the loss weight, the lr and the steps, the noise image
+    (its kind, drawn once or each step; records from before it was named have neither), the seed of the one noise
+    image where loss.noise_seed sets it apart from the job's, loss.features where it is not the encoder's own, and
+    loss.forget_norm where the forget term is divided by its start value."""
     alpha = config.get("loss", {}).get("alpha")
     noise_seed = config.get("loss", {}).get("noise_seed")
+    kind, draw = config.get("loss", {}).get("noise"), config.get("loss", {}).get("noise_draw")
+    drawn = "" if kind is None or draw is None else f", noise {kind} {'each step' if draw == 'step' else draw}"
     trainer = config.get("trainer", {})
     if alpha is None and not trainer:
         return "–"
@@ -118,7 +121,7 @@ def method_of(config: dict) -> str:
     view = "" if features == "encoder" else f", features {features}"
     norm = config.get("loss", {}).get("forget_norm", "none")
     norm = "" if norm == "none" else f", forget_norm {norm}"
-    return f"alpha {alpha}, {lr}, {trainer.get('steps')} steps{noise}{view}{norm}"
+    return f"alpha {alpha}, {lr}, {trainer.get('steps')} steps{drawn}{noise}{view}{norm}"
 
 
 def value(entries: dict, *keys: str):

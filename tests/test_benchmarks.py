@@ -240,7 +240,7 @@ def test_checks_lists_every_check_of_trainer_select_and_the_one_kept(tmp_path):
     assert "Last step's loss terms (one batch): forget 0.123, retain 0.050." in checks.markdown(rows)
 
 
-def test_the_method_column_names_a_noise_seed_set_apart_from_the_job_seed_and_a_feature_view():
+def test_the_method_column_names_the_noise_draw_a_noise_seed_set_apart_from_the_job_seed_and_a_feature_view():
     config = {"loss": {"alpha": 0.5, "noise_seed": None}, "trainer": {"lr": 1e-3, "steps": 400}}
     assert matrix.method_of(config) == "alpha 0.5, lr 0.001, 400 steps"
     config["loss"]["noise_seed"] = 0
@@ -249,6 +249,10 @@ def test_the_method_column_names_a_noise_seed_set_apart_from_the_job_seed_and_a_
     assert matrix.method_of(config) == "alpha 0.5, lr 0.001, 400 steps"
     config["loss"]["features"] = "decoder_input"
     assert matrix.method_of(config) == "alpha 0.5, lr 0.001, 400 steps, features decoder_input"
+    config["loss"].update(noise="uniform", noise_draw="once")
+    assert matrix.method_of(config) == "alpha 0.5, lr 0.001, 400 steps, noise uniform once, features decoder_input"
+    config["loss"]["noise_draw"] = "step"
+    assert matrix.method_of(config) == "alpha 0.5, lr 0.001, 400 steps, noise uniform each step, features decoder_input"
 
 
 def test_the_ceiling_scores_the_demo_s_noise_of_each_noise_seed_as_a_job_draws_it():
