@@ -1,9 +1,9 @@
-"""The figures behind the README's findings, computed from the generated files that hold the runs: for every
-series of runs (a matrix*.md or dev_*.md file of benchmarks/matrix.py), each split's verdicts, ratio ranges and
-detector rates; for vqgan's one noise image, the runs grouped by the image they drew; for every ceiling file, each
-split's range; for every originals file, how far the model seeds' originals differ; for every steps file (of
-benchmarks/steps.py), how many shorter runs kept the quality. The README states what these
-tables show and links them; it types none of their figures.
+"""The figures behind the README's findings, computed from the generated files that hold the runs: for every series of
+runs (a matrix*.md or dev_*.md file of benchmarks/matrix.py), each split's verdicts, ratio ranges and detector
+rates, and its splits ordered by the original's forget FID; for vqgan's one noise image, the runs grouped by the
+image they drew; for every ceiling file, each split's range; for every originals file, how far the model seeds'
+originals differ; for every steps file (of benchmarks/steps.py), how many shorter runs kept the quality. The README
+states what these tables show and links them; it types none of their figures.
 
     python benchmarks/findings.py
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from matrix import ROLE, TARGETS
 from provenance import RESULTS, write
 
 NOISE_SEED = re.compile(r"noise seed (\d+)")
+MIN_SPLITS = 3  # the fewest splits a series' ordering by the original's forget FID is given for
 
 
 def noise_seed_of(run: dict) -> int | None:
@@ -111,6 +113,32 @@ def split_verdicts(runs: list[dict]) -> dict[str, list[str]]:
     return out
 
 
+def by_original(runs: list[dict]) -> list[dict]:
+    """Per family, method and original of the series: its splits ordered by the original's forget FID (the median
+    over the split's runs, lowest first), each with the runs meeting both targets, and whether every split met on
+    every run has a lower original forget FID than every split met on none (None unless both kinds of split are
+    there). Runs without an original forget FID are left out, and groups of fewer than MIN_SPLITS splits."""
+    out = []
+    for (family, split, method, original), members in groups(runs).items():
+        members = [r for r in members if r.get("forget_fid_original") is not None]
+        if not members:
+            continue
+        entry = next((e for e in out if (e["family"], e["method"], e["original"]) == (family, method, original)), None)
+        if entry is None:
+            entry = {"family": family, "method": method, "original": original, "splits": []}
+            out.append(entry)
+        median = statistics.median(r["forget_fid_original"] for r in members)
+        entry["splits"].append({"split": split, "original": median, "met": sum(bool(r["passes"]) for r in members),
+                                "runs": len(members)})  # fmt: skip
+    out = [entry for entry in out if len(entry["splits"]) >= MIN_SPLITS]
+    for entry in out:
+        entry["splits"].sort(key=lambda e: e["original"])
+        every = [e["original"] for e in entry["splits"] if e["met"] == e["runs"]]
+        none = [e["original"] for e in entry["splits"] if e["met"] == 0]
+        entry["separated"] = max(every) < min(none) if every and none else None
+    return out
+
+
 def noise_image_rows(runs: list[dict]) -> list[dict]:
     """vqgan runs grouped by the one noise image they drew: loss.noise_seed where the method names it, else the
     job's seed (the demo draws its image with the job's seed)."""
@@ -150,8 +178,8 @@ def markdown(
              "file; its runs and intervals are there.", ""]  # fmt: skip
     data: dict = {"series": {}, "noise_image": [], "ceilings": {}}
     for name, runs in found.items():
-        rows, verdicts = verdict_rows(runs), split_verdicts(runs)
-        data["series"][name] = {"rows": rows, "verdicts": verdicts}
+        rows, verdicts, ordered = verdict_rows(runs), split_verdicts(runs), by_original(runs)
+        data["series"][name] = {"rows": rows, "verdicts": verdicts, "by_original": ordered}
         lines += [f"## {name}", "", f"From [`{name}.md`]({name}.md).", "",
                   "| family | split | role | method | original | seeds | meets both | forget ratio | retain ratio | "
                   "original forget FID | detector: unlearned | original | region: unlearned | original |",
@@ -167,6 +195,13 @@ def markdown(
             lines.append(f"- {family}: {v['met'][0]} of {v['met'][1]} runs meet both. Every run on: "
                          f"{listed['every run']}; some runs on: {listed['some runs']}; no run on: "
                          f"{listed['no run']}.")  # fmt: skip
+        for v in ordered:
+            order = ", ".join(f"{e['split']} {e['original']:.2f} ({e['met']} of {e['runs']})" for e in v["splits"])
+            answer = {True: "yes", False: "no", None: "not both kinds of split here"}[v["separated"]]
+            lines.append(f"- {v['family']} ({v['original'].split()[0]}; {v['method']}), the splits by the original's "
+                         f"forget FID (the median over their runs, lowest first; runs meeting both): {order}. Every "
+                         f"split met on every run has a lower original forget FID than every split met on none: "
+                         f"{answer}.")  # fmt: skip
         lines.append("")
     images = [row for runs in found.values() if _is_noise_series(runs) for row in noise_image_rows(runs)]
     if images:

@@ -32,6 +32,28 @@ def test_each_split_s_verdicts_and_ranges_come_from_its_runs(tmp_path):
     assert verdicts == {"every run": ["a+b"], "some runs": [], "no run": ["c+d", "e+f"], "met": [2, 5]}
 
 
+def test_the_splits_are_ordered_by_the_original_s_forget_fid_and_the_separation_is_said():
+    runs = [
+        run("a+b", 0, 3.5, 1.0, forget_fid_original=9.0),
+        run("a+b", 1, 1.5, 1.0, forget_fid_original=9.5),
+        run("c+d", 0, 3.5, 1.0, forget_fid_original=2.0),
+        run("e+f", 0, 1.0, 1.0, forget_fid_original=5.0),
+    ]
+    [ordered] = findings.by_original(runs)
+    assert [(e["split"], e["original"], e["met"]) for e in ordered["splits"]] == [
+        ("c+d", 2.0, 1), ("e+f", 5.0, 0), ("a+b", 9.25, 1)]  # fmt: skip
+    assert ordered["separated"] is True
+    runs[2]["forget_fid_original"] = 6.0  # the split met on every run now fills worse than one met on none
+    assert findings.by_original(runs)[0]["separated"] is False
+    text, _ = findings.markdown({"matrix_x": runs}, {})
+    assert "e+f 5.00 (0 of 1), c+d 6.00 (1 of 1), a+b 9.25 (1 of 2)" in text and "on none: no." in text
+    mixed = [*runs, run("c+d", 1, 3.5, 1.0, method="alpha 0.1", forget_fid_original=2.0)]
+    assert [e["method"] for e in findings.by_original(mixed)] == ["alpha 0.5"]  # one split of alpha 0.1: no order
+    runs[3] = run("e+f", 0, 3.5, 1.0, forget_fid_original=5.0)
+    assert findings.by_original(runs)[0]["separated"] is None  # no split met on none
+    assert findings.by_original([run(s, 0, 3.5, 1.0) for s in ("a+b", "c+d", "e+f")]) == []  # no original FID
+
+
 def test_vqgan_runs_are_grouped_by_the_noise_image_they_drew():
     runs = [run("a+b", 1, 1.5, 1.0), run("a+b", 1, 4.0, 1.05, method="alpha 0.5, noise seed 0")]
     images = findings.noise_image_rows(runs)
