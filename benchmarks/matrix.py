@@ -113,8 +113,9 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
 def method_of(config: dict) -> str:
     """The unlearning settings a run used, from its config: the loss weight, the lr and the steps, the noise image
     (its kind, drawn once or each step; records from before it was named have neither), the seed of the one noise
-    image where loss.noise_seed sets it apart from the job's, loss.features where it is not the encoder's own, and
-    loss.forget_norm where the forget term is divided by its start value."""
+    image where loss.noise_seed sets it apart from the job's, loss.features where it is not the encoder's own,
+    loss.forget_norm where the forget term is divided by its start value, and loss.target where it is not the
+    family's own."""
     alpha = config.get("loss", {}).get("alpha")
     noise_seed = config.get("loss", {}).get("noise_seed")
     kind, draw = config.get("loss", {}).get("noise"), config.get("loss", {}).get("noise_draw")
@@ -129,7 +130,9 @@ def method_of(config: dict) -> str:
     view = "" if features == "encoder" else f", features {features}"
     norm = config.get("loss", {}).get("forget_norm", "none")
     norm = "" if norm == "none" else f", forget_norm {norm}"
-    return f"alpha {alpha}, {lr}, {trainer.get('steps')} steps{drawn}{noise}{view}{norm}"
+    target = config.get("loss", {}).get("target", "family")
+    target = "" if target == "family" else f", target {target}"
+    return f"alpha {alpha}, {lr}, {trainer.get('steps')} steps{drawn}{noise}{view}{norm}{target}"
 
 
 def value(entries: dict, *keys: str):

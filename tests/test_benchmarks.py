@@ -253,6 +253,8 @@ def test_the_method_column_names_the_noise_draw_a_noise_seed_set_apart_from_the_
     assert matrix.method_of(config) == "alpha 0.5, lr 0.001, 400 steps, noise uniform once, features decoder_input"
     config["loss"]["noise_draw"] = "step"
     assert matrix.method_of(config) == "alpha 0.5, lr 0.001, 400 steps, noise uniform each step, features decoder_input"
+    config["loss"]["target"] = "noise_image"
+    assert matrix.method_of(config).endswith("features decoder_input, target noise_image")
 
 
 def test_the_ceiling_scores_the_demo_s_noise_of_each_noise_seed_as_a_job_draws_it():
