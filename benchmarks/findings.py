@@ -118,19 +118,17 @@ def by_original(runs: list[dict]) -> list[dict]:
     over the split's runs, lowest first), each with the runs meeting both targets, and whether every split met on
     every run has a lower original forget FID than every split met on none (None unless both kinds of split are
     there). Runs without an original forget FID are left out, and groups of fewer than MIN_SPLITS splits."""
-    out = []
+    found: dict[tuple, dict] = {}
     for (family, split, method, original), members in groups(runs).items():
         members = [r for r in members if r.get("forget_fid_original") is not None]
         if not members:
             continue
-        entry = next((e for e in out if (e["family"], e["method"], e["original"]) == (family, method, original)), None)
-        if entry is None:
-            entry = {"family": family, "method": method, "original": original, "splits": []}
-            out.append(entry)
+        entry = found.setdefault((family, method, original),
+                                 {"family": family, "method": method, "original": original, "splits": []})  # fmt: skip
         median = statistics.median(r["forget_fid_original"] for r in members)
         entry["splits"].append({"split": split, "original": median, "met": sum(bool(r["passes"]) for r in members),
                                 "runs": len(members)})  # fmt: skip
-    out = [entry for entry in out if len(entry["splits"]) >= MIN_SPLITS]
+    out = [entry for entry in found.values() if len(entry["splits"]) >= MIN_SPLITS]
     for entry in out:
         entry["splits"].sort(key=lambda e: e["original"])
         every = [e["original"] for e in entry["splits"] if e["met"] == e["runs"]]

@@ -112,27 +112,40 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
 
 def method_of(config: dict) -> str:
     """The unlearning settings a run used, from its config: the loss weight, the lr and the steps, the noise image
-    (its kind, drawn once or each step; records from before it was named have neither), the seed of the one noise
-    image where loss.noise_seed sets it apart from the job's, loss.features where it is not the encoder's own,
-    loss.forget_norm where the forget term is divided by its start value, and loss.target where it is not the
-    family's own."""
-    alpha = config.get("loss", {}).get("alpha")
-    noise_seed = config.get("loss", {}).get("noise_seed")
-    kind, draw = config.get("loss", {}).get("noise"), config.get("loss", {}).get("noise_draw")
-    drawn = "" if kind is None or draw is None else f", noise {kind} {'each step' if draw == 'step' else draw}"
-    trainer = config.get("trainer", {})
+    where the forget target uses one (its kind, drawn once or each step), the seed of the one noise image where
+    loss.noise_seed sets it apart from the job's, loss.features where it is not the encoder's own, loss.forget_norm
+    where the forget term is divided by its start value, and loss.target where it is not the family's own."""
+    loss, trainer = config.get("loss", {}), config.get("trainer", {})
+    alpha = loss.get("alpha")
     if alpha is None and not trainer:
         return "–"
     lr = trainer.get("lr")
     lr = f"lr {lr:g}" if lr is not None else f"blr {trainer.get('blr')}"
-    noise = "" if noise_seed is None else f", noise seed {noise_seed}"
-    features = config.get("loss", {}).get("features", "encoder")
+    kind, draw, target = loss.get("noise"), loss.get("noise_draw"), loss.get("target", "family")
+    used = kind is not None and draw is not None and uses_noise(config.get("model", {}).get("name"), target)
+    drawn = f", noise {kind} {'each step' if draw == 'step' else draw}" if used else ""
+    noise = "" if loss.get("noise_seed") is None else f", noise seed {loss['noise_seed']}"
+    features = loss.get("features", "encoder")
     view = "" if features == "encoder" else f", features {features}"
-    norm = config.get("loss", {}).get("forget_norm", "none")
+    norm = loss.get("forget_norm", "none")
     norm = "" if norm == "none" else f", forget_norm {norm}"
-    target = config.get("loss", {}).get("target", "family")
     target = "" if target == "family" else f", target {target}"
     return f"alpha {alpha}, {lr}, {trainer.get('steps')} steps{drawn}{noise}{view}{norm}{target}"
+
+
+def uses_noise(family: str | None, target: str) -> bool:
+    """Whether the forget target is made from the noise image n: always with loss.target=noise_image; with the
+    family's own target only where the family has none of its own (diffusion's keeps the forget image's context
+    and ignores n). A family this process does not know is taken to use it."""
+    if target == "noise_image" or family is None:
+        return True
+    from iguln.core.errors import ConfigError
+    from iguln.models.families import family_capabilities
+
+    try:
+        return "forget_target" not in family_capabilities(family)
+    except ConfigError:
+        return True
 
 
 def value(entries: dict, *keys: str):

@@ -255,6 +255,13 @@ def test_the_method_column_names_the_noise_draw_a_noise_seed_set_apart_from_the_
     assert matrix.method_of(config) == "alpha 0.5, lr 0.001, 400 steps, noise uniform each step, features decoder_input"
     config["loss"]["target"] = "noise_image"
     assert matrix.method_of(config).endswith("features decoder_input, target noise_image")
+    config.update(model={"name": "diffusion"}, loss={**config["loss"], "target": "family", "noise": "gaussian"})
+    assert "noise gaussian" not in matrix.method_of(config)  # diffusion's own target keeps the context, not n
+    config["loss"]["target"] = "noise_image"
+    assert "noise gaussian each step" in matrix.method_of(config)
+    config["model"]["name"] = "mae"
+    config["loss"]["target"] = "family"
+    assert "noise gaussian each step" in matrix.method_of(config)  # mae's target is E0(n)
 
 
 def test_the_ceiling_scores_the_demo_s_noise_of_each_noise_seed_as_a_job_draws_it():
