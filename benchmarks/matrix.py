@@ -97,7 +97,7 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
                     row.update(other_measures(record))
                     row.update(selection(record))
                     row["original"] = original_of(record)
-                    row["unlearn_s"] = record["unlearning"]["wall_s"]
+                    row["unlearn_s"] = wall_s(record)
                     row["total_s"] = record["timings_s"]["total"]
                     row["passes"] = row["forget"] >= TARGETS["forget"] and row["retain"] <= TARGETS["retain"]
                     row["passes_at_interval"] = (
@@ -110,12 +110,25 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
     return rows
 
 
+def wall_s(record: dict) -> float:
+    """The seconds that made the run's generator: unlearning's training loop, or for Retrain (loss=retrain, which
+    has no unlearning) the wall time of its training from scratch, as the store recorded it when it was made."""
+    if record.get("unlearning"):
+        return record["unlearning"]["wall_s"]
+    return record["efficiency"]["wall_s"]
+
+
 def method_of(config: dict) -> str:
-    """The unlearning settings a run used, from its config: the loss weight, the lr and the steps, the noise image
-    where the forget target uses one (its kind, drawn once or each step), the seed of the one noise image where
-    loss.noise_seed sets it apart from the job's, loss.features where it is not the encoder's own, loss.forget_norm
-    where the forget term is divided by its start value, and loss.target where it is not the family's own."""
+    """The unlearning settings a run used, from its config: "Retrain" for loss=retrain (no unlearning: trained from
+    scratch without the forget classes; its pretraining steps named); else the loss weight, the lr and the steps, the
+    noise image where the forget target uses one (its kind, drawn once or each step), the seed of the one noise image
+    where loss.noise_seed sets it apart from the job's, loss.features where it is not the encoder's own,
+    loss.forget_norm where the forget term is divided by its start value, and loss.target where it is not the
+    family's own."""
     loss, trainer = config.get("loss", {}), config.get("trainer", {})
+    if loss.get("name") == "retrain":
+        steps = (config.get("model", {}).get("pretrain") or {}).get("steps")
+        return "Retrain" + ("" if steps is None else f", {steps} pretraining steps")
     alpha = loss.get("alpha")
     if alpha is None and not trainer:
         return "–"
@@ -188,7 +201,7 @@ def original_of(record: dict) -> str:
 
 def selection(record: dict) -> dict:
     """trainer.select's choice, where the run made one: the step kept and its validation ratios."""
-    chosen = (record["unlearning"].get("selection") or {}).get("chosen")
+    chosen = ((record.get("unlearning") or {}).get("selection") or {}).get("chosen")
     if not chosen:
         return {}
     return {"chosen_step": chosen["step"], "val_forget": chosen.get("forget"), "val_retain": chosen.get("retain"),

@@ -413,3 +413,19 @@ def test_steps_refuses_a_file_that_is_not_there_before_reading_any(results, monk
     with pytest.raises(SystemExit) as exit_:
         shorter_steps.main()
     assert exit_.value.code == 2 and "--base nothing: no benchmarks/results/nothing.json" in capsys.readouterr().err
+
+
+def test_a_retrain_record_is_a_matrix_row_timed_by_its_training_from_scratch(tmp_path):
+    split = next(iter(matrix.SPLITS))
+    record(tmp_path / "diffusion" / split / "0", 0, (2.5, 2.0, 3.0), (1.0, 0.95, 1.05))
+    path = tmp_path / "diffusion" / split / "0" / "results.json"
+    retrain = json.loads(path.read_text())
+    del retrain["unlearning"]  # Retrain unlearns nothing: its record has no unlearning
+    retrain["efficiency"] = {"method": "retrain", "wall_s": 1775.0}
+    retrain["config"] |= {"loss": {"name": "retrain", "alpha": 0.03}, "model": {"seed": 0, "pretrain": {"steps": 3000}}}
+    path.write_text(json.dumps(retrain))
+    [row] = matrix.runs(tmp_path, ["diffusion"])
+    assert row["unlearn_s"] == 1775.0 and row["method"] == "Retrain, 3000 pretraining steps" and not row["passes"]
+    assert f"| diffusion | {split} | 0 | 0 | 2.50 [2.00, 3.00] | 1.000 [0.95, 1.05] | no | no | 1775 | 20 |" in (
+        matrix.markdown(rows=[row], families=["diffusion"])
+    )
