@@ -272,6 +272,10 @@ def markdown(rows: list[dict], families: list[str], overrides: list[str] | None 
         "at the interval's edge | unlearning s | job s | original (pretrained with) | method |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    if any(r.get("method", "").startswith("Retrain") for r in rows):
+        out[1:1] = ["Retrain rows (`loss=retrain`) unlearn nothing: trained from scratch on the retained classes with "
+                    "the original's recipe and model seed, scored against the same original; their unlearning s is "
+                    "that training's wall time, as the store recorded it when it was made.\n"]  # fmt: skip
     for r in rows:
         if r["status"] != "complete":
             out.append(
