@@ -425,7 +425,7 @@ def test_a_retrain_record_is_a_matrix_row_timed_by_its_training_from_scratch(tmp
     retrain["config"] |= {"loss": {"name": "retrain", "alpha": 0.03}, "model": {"seed": 0, "pretrain": {"steps": 3000}}}
     path.write_text(json.dumps(retrain))
     [row] = matrix.runs(tmp_path, ["diffusion"])
-    assert row["unlearn_s"] == 1775.0 and row["method"] == "Retrain, 3000 pretraining steps" and not row["passes"]
+    assert row["unlearn_s"] == 1775.0 and row["method"] == "Retrain" and not row["passes"]
     text = matrix.markdown(rows=[row], families=["diffusion"])
     assert f"| diffusion | {split} | 0 | 0 | 2.50 [2.00, 3.00] | 1.000 [0.95, 1.05] | no | no | 1775 | 20 |" in text
     assert "their unlearning s is that training's wall time" in text
