@@ -22,6 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
 from provenance import REPO, invocation, result_name, write
 
 CLASSES = ["tshirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot"]
@@ -55,6 +56,7 @@ ROLE = {
     "sandal+shirt": "held out, drawn after the fills",
 }  # the others: held out
 TARGETS = {"forget": 3.0, "retain": 1.10}
+DEFAULT_BATCH = yaml.safe_load((REPO / "iguln/conf/trainer/default.yaml").read_text())["batch_size"]
 
 
 def split_overrides(forget: list[str]) -> list[str]:
@@ -116,10 +118,11 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
 def method_of(config: dict) -> str:
     """The unlearning settings a run used, from its config: "Retrain" for loss=retrain (no unlearning: trained from
     scratch without the forget classes with the original's recipes, which the original column names); else the loss
-    weight, the lr and the steps, the noise image where the forget target uses one (its kind, drawn once or each
-    step), the seed of the one noise image where loss.noise_seed sets it apart from the job's, loss.features where
-    it is not the encoder's own, loss.forget_norm where the forget term is divided by its start value, and
-    loss.target where it is not the family's own."""
+    weight, the lr and the steps (with trainer.batch_size where it is not the default), the noise image where the
+    forget target uses one (its kind, drawn once or each step), the seed of the one noise image where
+    loss.noise_seed sets it apart from the job's, loss.features where it is not the encoder's own,
+    loss.forget_norm where the forget term is divided by its start value, and loss.target where it is not the
+    family's own."""
     loss, trainer = config.get("loss", {}), config.get("trainer", {})
     if loss.get("name") == "retrain":
         return "Retrain"
@@ -137,7 +140,9 @@ def method_of(config: dict) -> str:
     norm = loss.get("forget_norm", "none")
     norm = "" if norm == "none" else f", forget_norm {norm}"
     target = "" if target == "family" else f", target {target}"
-    return f"alpha {alpha}, {lr}, {trainer.get('steps')} steps{drawn}{noise}{view}{norm}{target}"
+    batch = trainer.get("batch_size", DEFAULT_BATCH)
+    batch = "" if batch == DEFAULT_BATCH else f" of batch {batch}"
+    return f"alpha {alpha}, {lr}, {trainer.get('steps')} steps{batch}{drawn}{noise}{view}{norm}{target}"
 
 
 def uses_noise(family: str | None, target: str) -> bool:

@@ -240,9 +240,14 @@ def test_checks_lists_every_check_of_trainer_select_and_the_one_kept(tmp_path):
     assert "Last step's loss terms (one batch): forget 0.123, retain 0.050." in checks.markdown(rows)
 
 
-def test_the_method_column_names_the_noise_draw_a_noise_seed_set_apart_from_the_job_seed_and_a_feature_view():
+def test_the_method_column_names_the_batch_the_noise_draw_a_noise_seed_set_apart_from_the_job_seed_and_a_feature_view():
     config = {"loss": {"alpha": 0.5, "noise_seed": None}, "trainer": {"lr": 1e-3, "steps": 400}}
     assert matrix.method_of(config) == "alpha 0.5, lr 0.001, 400 steps"
+    config["trainer"]["batch_size"] = matrix.DEFAULT_BATCH
+    assert matrix.method_of(config) == "alpha 0.5, lr 0.001, 400 steps"
+    config["trainer"]["batch_size"] = 8
+    assert matrix.method_of(config) == "alpha 0.5, lr 0.001, 400 steps of batch 8"
+    del config["trainer"]["batch_size"]
     config["loss"]["noise_seed"] = 0
     assert matrix.method_of(config) == "alpha 0.5, lr 0.001, 400 steps, noise seed 0"
     config["loss"].update(noise_seed=None, features="encoder")
