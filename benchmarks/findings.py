@@ -2,7 +2,7 @@
 runs (a matrix*.md or dev_*.md file of benchmarks/matrix.py), each split's verdicts, ratio ranges and detector
 rates, and its splits ordered by the original's forget FID; for vqgan's one noise image, the runs grouped by the
 image they drew; for every ceiling file, each split's range; for every originals file, how far the model seeds'
-originals differ; for every steps file (of benchmarks/steps.py), how many shorter runs kept the quality. The README
+originals differ; for every steps file (of benchmarks/steps.py), how many cheaper runs kept the quality. The README
 states what these tables show and links them; it types none of their figures.
 
     python benchmarks/findings.py
@@ -240,10 +240,10 @@ def markdown(
     for name, file in (step_results or {}).items():
         data.setdefault("steps", {})[name] = file["verdicts"]
         lines += [f"## {name}", "", f"From [`{name}.md`]({name}.md): the runs of `{file['shorter']}` paired with "
-                  f"those of `{file['base']}` (same split, seed and original); a shorter run keeps the quality when "
-                  "its forget ratio is at least the longer run's lower 95 % bound and its retain ratio at most its "
+                  f"those of `{file['base']}` (same split, seed and original); a cheaper run keeps the quality when "
+                  "its forget ratio is at least the base run's lower 95 % bound and its retain ratio at most its "
                   "upper bound.", "",
-                  "| family | pairs | shorter runs keeping the quality | meet both: longer | shorter | rule |",
+                  "| family | pairs | cheaper runs keeping the quality | meet both: base | cheaper | rule |",
                   "|---|---|---|---|---|---|"]  # fmt: skip
         for family, v in file["verdicts"].items():
             lines.append(f"| {family} | {v['pairs']} | {v['keep']} | {v['meet_both']['base']} | "

@@ -1,13 +1,14 @@
-"""Does the demo need all its unlearning steps? Pairs the runs of two files of benchmarks/matrix.py, the demo as it is
-(--base) and the same runs with fewer steps (--shorter, e.g. `matrix.py ... trainer.steps=100`), by family, split,
-seed and original, and says for each pair whether the shorter run keeps the quality of the longer one.
+"""Does the demo need all its unlearning steps, and all the images of each? Pairs the runs of two files of
+benchmarks/matrix.py, the demo as it is (--base) and the same runs made cheaper (--shorter: fewer steps, e.g.
+`matrix.py ... trainer.steps=100`, or fewer images per step, `trainer.batch_size=8`), by family, split, seed and
+original, and says for each pair whether the cheaper run keeps the quality of the base run.
 
     python benchmarks/steps.py --base FILE --shorter FILE [--name steps]
 
-A shorter run keeps the quality when its forget FID ratio is at least the base run's lower 95 % bound and its
+A cheaper run keeps the quality when its forget FID ratio is at least the base run's lower 95 % bound and its
 retain FID ratio at most the base run's upper bound (the paired bootstrap intervals of matrix.py). The rule, fixed
-before the shorter runs were made: a family's demo may take the shorter length when all its pairs but at most one
-keep the quality and no fewer of its runs meet both targets than at the base length. Writes
+before the cheaper runs were made: a family's demo may take the cheaper setting when all its pairs but at most one
+keep the quality and no fewer of its runs meet both targets than at the base setting. Writes
 benchmarks/results/<name>.md and .json; exit status 1 when a family's pairs do not meet the rule.
 """
 
@@ -29,7 +30,7 @@ def key(run: dict) -> tuple:
 
 
 def keeps(short: dict, base: dict) -> bool:
-    """Whether the shorter run keeps the base run's quality (within or better than its intervals)."""
+    """Whether the cheaper run keeps the base run's quality (within or better than its intervals)."""
     return short["forget"] >= base["forget_ci95"][0] and short["retain"] <= base["retain_ci95"][1]
 
 
@@ -38,7 +39,7 @@ def complete(runs: list[dict]) -> list[dict]:
 
 
 def pairs(base: list[dict], shorter: list[dict]) -> list[dict]:
-    """The complete runs of both files that pair up, in the shorter file's order."""
+    """The complete runs of both files that pair up, in the cheaper file's order."""
     done = {key(r): r for r in complete(base)}
     out = []
     for run in complete(shorter):
@@ -54,7 +55,7 @@ def _figures(run: dict) -> dict:
 
 
 def verdicts(found: list[dict]) -> dict[str, dict]:
-    """Per family: pairs, pairs keeping the quality, runs meeting both targets at each length, and the rule's
+    """Per family: pairs, pairs keeping the quality, runs meeting both targets at each setting, and the rule's
     verdict."""
     out = {}
     for family in dict.fromkeys(p["family"] for p in found):
@@ -72,11 +73,11 @@ def markdown(found: list[dict], verdict: dict[str, dict], unpaired: int = 0) -> 
         return f"{entry[which]:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
     lines = [f"Targets: forget FID ratio >= {TARGETS['forget']:g}, retain FID ratio <= {TARGETS['retain']:.2f}. "
-             "Each pair: the same family, split, seed and original at the base length and the shorter one. "
-             "Keeps: the shorter run's forget ratio is at least the base run's lower 95 % bound and its retain "
-             "ratio at most the base run's upper bound. Rule (fixed before the shorter runs): all pairs but at most "
+             "Each pair: the same family, split, seed and original at the base setting and the cheaper one. "
+             "Keeps: the cheaper run's forget ratio is at least the base run's lower 95 % bound and its retain "
+             "ratio at most the base run's upper bound. Rule (fixed before the cheaper runs): all pairs but at most "
              f"{ALLOWED_LOSSES} keep the quality, and no fewer runs meet both targets.", "",
-             "| family | split | seed | original | base | forget ratio | retain ratio | shorter | forget ratio | "
+             "| family | split | seed | original | base | forget ratio | retain ratio | cheaper | forget ratio | "
              "retain ratio | keeps |", "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for p in found:
         b, s = p["base"], p["shorter"]
@@ -85,11 +86,11 @@ def markdown(found: list[dict], verdict: dict[str, dict], unpaired: int = 0) -> 
                      f"{ratio(s, 'retain', 3)} | {'yes' if p['keeps'] else 'no'} |")  # fmt: skip
     lines.append("")
     for family, v in verdict.items():
-        lines.append(f"- {family}: {v['keep']} of {v['pairs']} shorter runs keep the quality; meet both targets: "
-                     f"{v['meet_both']['base']} at the base length, {v['meet_both']['shorter']} shorter; rule "
+        lines.append(f"- {family}: {v['keep']} of {v['pairs']} cheaper runs keep the quality; meet both targets: "
+                     f"{v['meet_both']['base']} at the base setting, {v['meet_both']['shorter']} cheaper; rule "
                      f"{'met' if v['rule_met'] else 'NOT met'}.")  # fmt: skip
     if unpaired:
-        lines.append(f"- Runs of the base file without a shorter run: {unpaired} (not run, or not complete).")
+        lines.append(f"- Runs of the base file without a cheaper run: {unpaired} (not run, or not complete).")
     lines.append("\nTime is not compared here (see unlearn_cost.py): these jobs may have shared the machine.")
     return "\n".join(lines)
 
@@ -97,7 +98,7 @@ def markdown(found: list[dict], verdict: dict[str, dict], unpaired: int = 0) -> 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", required=True, type=result_name, help="matrix.py's file of the demo as it is")
-    parser.add_argument("--shorter", required=True, type=result_name, help="matrix.py's file of the shorter runs")
+    parser.add_argument("--shorter", required=True, type=result_name, help="matrix.py's file of the cheaper runs")
     parser.add_argument("--name", default="steps", type=result_name, help="benchmarks/results/<name>.md and .json")
     args = parser.parse_args()
     for option, name in (("--base", args.base), ("--shorter", args.shorter)):
@@ -113,7 +114,8 @@ def main() -> int:
     how = f"{invocation('steps.py', parser, args, 'name')} --base {args.base} --shorter {args.shorter}"
     data = {"base": args.base, "shorter": args.shorter, "allowed_losses": ALLOWED_LOSSES, "pairs": found,
             "verdicts": verdict}  # fmt: skip
-    print(write(args.name, "Fewer unlearning steps", how, markdown(found, verdict, len(base) - len(found)), data))
+    table = markdown(found, verdict, len(base) - len(found))
+    print(write(args.name, "A cheaper unlearning against the demo's", how, table, data))
     return 0 if all(v["rule_met"] for v in verdict.values()) else 1
 
 
