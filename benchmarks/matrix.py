@@ -22,8 +22,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+from omegaconf import OmegaConf
 from provenance import REPO, invocation, result_name, write
+
+from iguln.config import CONF_DIR
 
 CLASSES = ["tshirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot"]
 SPLITS = {  # forget classes; the other eight are retained. Fixed before any run of these settings
@@ -56,7 +58,7 @@ ROLE = {
     "sandal+shirt": "held out, drawn after the fills",
 }  # the others: held out
 TARGETS = {"forget": 3.0, "retain": 1.10}
-DEFAULT_BATCH = yaml.safe_load((REPO / "iguln/conf/trainer/default.yaml").read_text())["batch_size"]
+DEFAULT_BATCH = OmegaConf.load(Path(CONF_DIR) / "trainer" / "default.yaml").batch_size  # the method column names others
 
 
 def split_overrides(forget: list[str]) -> list[str]:

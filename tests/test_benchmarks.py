@@ -408,7 +408,7 @@ def test_steps_writes_its_file_and_fails_when_the_rule_is_not_met(results, monke
     assert shorter_steps.main() == 1
     text = (results / "cmp.md").read_text()
     assert "0 of 2 cheaper runs keep the quality" in text and "rule NOT met" in text
-    assert "--base base --shorter short" in text and "without a shorter run" not in text
+    assert "--base base --shorter short" in text and "without a cheaper run" not in text
     monkeypatch.setattr(sys, "argv", ["steps.py", "--base", "short", "--shorter", "short", "--name", "cmp"])
     assert shorter_steps.main() == 0  # a file against itself keeps everything
 
