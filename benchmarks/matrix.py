@@ -77,7 +77,21 @@ def sweep(
                *overrides]  # fmt: skip
     print("+", " ".join(command[2:]), flush=True)
     subprocess.run(command, check=False, cwd=REPO, stderr=subprocess.DEVNULL)
+    for seed, model_seed in missing(out, seeds, model_seeds):
+        print(f"matrix: no record of seed {seed} (model.seed {model_seed}) under {out}: its job did not start, "
+              "or its job dir (numbered by Hydra from 0) already held a finished run, which iguln refuses to "
+              "overwrite; to add seeds beside earlier ones give the override hydra.sweep.subdir=NAME",
+              file=sys.stderr)  # fmt: skip
     return out
+
+
+def missing(out: Path, seeds: list[int], model_seeds: list[int]) -> list[tuple[int, int]]:
+    """The (seed, model seed) pairs asked of a split's sweep dir `out` that no record under it holds."""
+    found = set()
+    for path in out.glob("*/results.json"):
+        config = json.loads(path.read_text()).get("config", {})
+        found.add((config.get("seed"), config.get("model", {}).get("seed", 0)))
+    return [(s, m) for m in model_seeds for s in seeds if (s, m) not in found]
 
 
 def runs(outputs: Path, families: list[str]) -> list[dict]:

@@ -100,6 +100,16 @@ def test_the_matrix_judges_each_run_by_both_targets_and_their_intervals(tmp_path
     assert f"| vqgan | {split} | 0 | 0 | 50 / 400 | 3.30 | 1.040 | 3.50 | 1.050 |" in text  # trainer.select's check
 
 
+def test_the_matrix_names_a_seed_whose_job_left_no_record(tmp_path, monkeypatch, capsys):
+    split = next(iter(matrix.SPLITS))
+    record(tmp_path / "vqgan" / split / "0", 0, (3.5, 3.1, 3.9), (1.05, 1.0, 1.09))  # an earlier seed 0 in job dir 0
+    monkeypatch.setattr(matrix.subprocess, "run", lambda *a, **k: None)  # seed 2's job refused: dir 0 is finished
+    matrix.sweep(tmp_path, "vqgan", split, [0, 2], [0], [])
+    err = capsys.readouterr().err
+    assert "no record of seed 2 (model.seed 0)" in err and "hydra.sweep.subdir=NAME" in err
+    assert "seed 0 " not in err
+
+
 def test_a_fixed_fill_changes_the_hole_only():
     x = torch.rand(2, 1, 8, 8) * 2 - 1
     mask = torch.zeros(1, 1, 8, 8)
