@@ -11,6 +11,8 @@ original itself. Writes benchmarks/results/<name>.md and <name>.json (default ma
 records of the families given, on every split found there. `--splits` runs only those (two processes on one
 `--outputs`, each with its own splits, share the original once it is in the store). The override `loss=retrain`
 scores Retrain (trained from scratch without the forget classes) against the same original instead of unlearning.
+Hydra numbers a split's job dirs from 0, and iguln refuses a dir that holds a finished run: to add seeds to an
+`--outputs` that has others, give the override `hydra.sweep.subdir=NAME`. A seed whose job left no record is named.
 """
 
 from __future__ import annotations
@@ -87,11 +89,14 @@ def sweep(
 
 def missing(out: Path, seeds: list[int], model_seeds: list[int]) -> list[tuple[int, int]]:
     """The (seed, model seed) pairs asked of a split's sweep dir `out` that no record under it holds."""
-    found = set()
-    for path in out.glob("*/results.json"):
-        config = json.loads(path.read_text()).get("config", {})
-        found.add((config.get("seed"), config.get("model", {}).get("seed", 0)))
+    found = {seeds_of(json.loads(path.read_text())) for path in out.glob("*/results.json")}
     return [(s, m) for m in model_seeds for s in seeds if (s, m) not in found]
+
+
+def seeds_of(record: dict) -> tuple[int | None, int]:
+    """(the job's seed, its original's model seed) of a record."""
+    config = record.get("config", {})
+    return config.get("seed"), config.get("model", {}).get("seed", 0)
 
 
 def runs(outputs: Path, families: list[str]) -> list[dict]:
@@ -101,8 +106,8 @@ def runs(outputs: Path, families: list[str]) -> list[dict]:
             found = []
             for path in sorted((outputs / family / split).glob("*/results.json")):
                 record = json.loads(path.read_text())
-                row = {"family": family, "split": split, "seed": record["config"]["seed"], "record": str(path),
-                       "model_seed": record["config"].get("model", {}).get("seed", 0),
+                seed, model_seed = seeds_of(record)
+                row = {"family": family, "split": split, "seed": seed, "record": str(path), "model_seed": model_seed,
                        "status": record["status"], "commit": record.get("versions", {}).get("commit"),
                        "method": method_of(record["config"]),
                        "noise_seed": record["config"].get("loss", {}).get("noise_seed")}  # fmt: skip
